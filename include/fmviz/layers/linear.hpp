@@ -1,0 +1,69 @@
+// Linear: y = x W^T + b on (N, in) inputs, and Flatten / Dropout that feed it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include "../error.hpp"
+#include "../tensor.hpp"
+
+namespace fmviz {
+
+template <typename T>
+class Linear {
+ public:
+  /// weight: (out_features, in_features) as PyTorch stores it; bias: (out_features).
+  Linear(Tensor<T> weight, Tensor<T> bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
+    if (weight_.rank() != 2 || weight_.size() == 0)
+      throw Error({}, "Linear.weight", "expected a non-empty (out,in) tensor, got shape " + shape_to_string(weight_.shape()));
+    if (bias_.rank() != 1 || bias_.dim(0) != weight_.dim(0))
+      throw Error({}, "Linear.bias", "expected shape (" + std::to_string(weight_.dim(0)) + "), got " + shape_to_string(bias_.shape()));
+  }
+
+  std::size_t in_features() const noexcept { return weight_.shape()[1]; }
+  std::size_t out_features() const noexcept { return weight_.shape()[0]; }
+  const Tensor<T>& weight() const noexcept { return weight_; }
+  const Tensor<T>& bias() const noexcept { return bias_; }
+
+  Shape output_shape(const Shape& in) const {
+    if (in.size() != 2 || in[1] != in_features())
+      throw Error({}, "Linear.input", "expected (N," + std::to_string(in_features()) + "), got " + shape_to_string(in));
+    return {in[0], out_features()};
+  }
+
+  Tensor<T> forward(const Tensor<T>& x) const {
+    const Shape out_shape = output_shape(x.shape());
+    Tensor<T> y(out_shape);
+    auto out = y.matrix(out_shape[0], out_features());
+    out.noalias() = x.matrix(out_shape[0], in_features()) * weight_.matrix(out_features(), in_features()).transpose();
+    out.rowwise() += bias_.vector().transpose();
+    return y;
+  }
+
+ private:
+  Tensor<T> weight_;
+  Tensor<T> bias_;
+};
+
+/// (N, C, H, W) -> (N, C*H*W), the order torch.flatten(x, 1) uses.
+struct Flatten {
+  Shape output_shape(const Shape& in) const {
+    if (in.empty()) throw Error({}, "Flatten.input", "expected at least one dimension");
+    return {in[0], in[0] ? shape_size(in) / in[0] : 0};
+  }
+  template <typename T>
+  Tensor<T> forward(Tensor<T> x) const {
+    Shape s = output_shape(x.shape());
+    return std::move(x).reshaped(std::move(s));
+  }
+};
+
+/// Dropout is the identity at inference; it is kept so layer names and indices match torchvision's.
+struct Dropout {
+  Shape output_shape(const Shape& in) const { return in; }
+  template <typename T>
+  Tensor<T> forward(Tensor<T> x) const { return x; }
+};
+
+}  // namespace fmviz

@@ -1,0 +1,72 @@
+// MaxPool2d with PyTorch's output-size rules (padding, ceil_mode).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <string>
+
+#include "../detail/parallel.hpp"
+#include "../error.hpp"
+#include "../tensor.hpp"
+
+namespace fmviz {
+
+struct MaxPool2d {
+  std::size_t kernel = 2;
+  std::size_t stride = 2;
+  std::size_t padding = 0;
+  bool ceil_mode = false;
+
+  MaxPool2d() = default;
+  MaxPool2d(std::size_t kernel_, std::size_t stride_, std::size_t padding_ = 0, bool ceil_mode_ = false)
+      : kernel(kernel_), stride(stride_), padding(padding_), ceil_mode(ceil_mode_) {
+    if (kernel == 0 || stride == 0) throw Error({}, "MaxPool2d", "kernel and stride must be at least 1");
+    if (2 * padding > kernel)
+      throw Error({}, "MaxPool2d.padding", "must be at most half the kernel (" + std::to_string(padding) + " > " + std::to_string(kernel) + "/2)");
+  }
+
+  /// PyTorch: floor or ceil of (in + 2p - k)/s, plus one; in ceil mode the last window must start inside the input or left padding.
+  std::size_t output_size(std::size_t in) const {
+    const std::size_t padded = in + 2 * padding;
+    if (padded < kernel)
+      throw Error({}, "MaxPool2d.input", "size " + std::to_string(in) + " is smaller than the kernel " + std::to_string(kernel));
+    const std::size_t span = padded - kernel;
+    std::size_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    if (ceil_mode && (out - 1) * stride >= in + padding) --out;
+    return out;
+  }
+
+  Shape output_shape(const Shape& in) const {
+    if (in.size() != 4) throw Error({}, "MaxPool2d.input", "expected (N,C,H,W), got " + shape_to_string(in));
+    return {in[0], in[1], output_size(in[2]), output_size(in[3])};
+  }
+
+  template <typename T>
+  Tensor<T> forward(const Tensor<T>& x) const {
+    const Shape out_shape = output_shape(x.shape());
+    Tensor<T> y(out_shape);
+    const std::size_t ih = x.shape()[2], iw = x.shape()[3], oh = out_shape[2], ow = out_shape[3];
+    const std::size_t planes = out_shape[0] * out_shape[1];
+    detail::parallel_for(planes, [&](std::size_t p) {
+      const T* in = x.data() + p * ih * iw;
+      T* out = y.data() + p * oh * ow;
+      for (std::size_t oy = 0; oy < oh; ++oy) {
+        // Window bounds clipped to the input: padding never wins a max.
+        const std::size_t y0 = std::max(oy * stride, padding) - padding;
+        const std::size_t y1 = std::min(oy * stride + kernel - padding, ih);
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const std::size_t x0 = std::max(ox * stride, padding) - padding;
+          const std::size_t x1 = std::min(ox * stride + kernel - padding, iw);
+          T m = -std::numeric_limits<T>::infinity();
+          for (std::size_t yy = y0; yy < y1; ++yy)
+            for (std::size_t xx = x0; xx < x1; ++xx) m = std::max(m, in[yy * iw + xx]);
+          out[oy * ow + ox] = m;
+        }
+      }
+    }, x.size() > 4096);
+    return y;
+  }
+};
+
+}  // namespace fmviz

@@ -1,0 +1,88 @@
+// ActivationRecorder<T>: a forward visitor that keeps a copy of every conv layer's output by name.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "network.hpp"
+#include "tensor.hpp"
+
+namespace fmviz {
+
+/// Which output of a conv layer is recorded.
+enum class Tap {
+  conv,  ///< the convolution's output before ReLU (what the classic tutorial shows)
+  relu,  ///< after the ReLU that follows it
+};
+
+template <typename T>
+class ActivationRecorder {
+ public:
+  /// Records every conv layer; `layers`, if not empty, limits it to those conv names.
+  explicit ActivationRecorder(Tap tap = Tap::conv, std::vector<std::string> layers = {})
+      : tap_(tap), wanted_(std::move(layers)) {}
+
+  void operator()(const LayerInfo& info, const Tensor<T>& output) {
+    if (info.kind == LayerKind::conv2d) {
+      pending_.clear();
+      if (!wants(info.name)) return;
+      if (tap_ == Tap::conv) store(info.name, output);
+      else pending_ = info.name;
+    } else if (info.kind == LayerKind::relu && !pending_.empty()) {
+      store(pending_, output);
+      pending_.clear();
+    } else {
+      pending_.clear();
+    }
+  }
+
+  Tap tap() const noexcept { return tap_; }
+  /// Conv layer names recorded so far, in network order.
+  const std::vector<std::string>& names() const noexcept { return names_; }
+  std::size_t size() const noexcept { return names_.size(); }
+  bool contains(const std::string& name) const noexcept { return find(name) < names_.size(); }
+
+  const Tensor<T>& at(const std::string& name) const {
+    const std::size_t i = find(name);
+    if (i == names_.size()) {
+      std::string have;
+      for (const auto& n : names_) have += (have.empty() ? "" : " ") + n;
+      throw Error({}, name, "no activation recorded under this name (recorded: " + (have.empty() ? "none" : have) + ")");
+    }
+    return activations_[i];
+  }
+
+  /// Forgets what was recorded, keeping the tap and layer choice.
+  void clear() noexcept {
+    names_.clear();
+    activations_.clear();
+    pending_.clear();
+  }
+
+ private:
+  bool wants(const std::string& name) const {
+    return wanted_.empty() || std::find(wanted_.begin(), wanted_.end(), name) != wanted_.end();
+  }
+  std::size_t find(const std::string& name) const noexcept {
+    return static_cast<std::size_t>(std::find(names_.begin(), names_.end(), name) - names_.begin());
+  }
+  void store(const std::string& name, const Tensor<T>& output) {
+    const std::size_t i = find(name);
+    if (i < names_.size()) activations_[i] = output;  // a second forward replaces the first
+    else {
+      names_.push_back(name);
+      activations_.push_back(output);
+    }
+  }
+
+  Tap tap_;
+  std::vector<std::string> wanted_;
+  std::vector<std::string> names_;
+  std::vector<Tensor<T>> activations_;
+  std::string pending_;
+};
+
+}  // namespace fmviz

@@ -1,0 +1,190 @@
+// load_vgg: builds a VGG Network<T> from a raw or safetensors weight file, validating every tensor.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "network.hpp"
+#include "vgg_config.hpp"
+#include "weights.hpp"
+
+namespace fmviz {
+
+struct LoadOptions {
+  /// Build (and load) the network only up to this layer, e.g. "conv3_1" (a conv keeps its ReLU).
+  /// Lets a raw file that covers only a prefix of whole conv layers be loaded. Empty: everything the file holds.
+  std::string last_layer;
+  WeightFormat format = WeightFormat::automatic;
+};
+
+namespace detail {
+
+/// timm's vgg16.tv_in1k names for torchvision's classifier tensors, and the shapes timm stores them in.
+struct NameAlias {
+  const char* torchvision;
+  const char* timm;
+};
+inline constexpr NameAlias timm_aliases[] = {
+    {"classifier.0.weight", "pre_logits.fc1.weight"}, {"classifier.0.bias", "pre_logits.fc1.bias"},
+    {"classifier.3.weight", "pre_logits.fc2.weight"}, {"classifier.3.bias", "pre_logits.fc2.bias"},
+    {"classifier.6.weight", "head.fc.weight"},        {"classifier.6.bias", "head.fc.bias"},
+};
+
+/// Finds a tensor under its torchvision name or its timm alias and records that it was used.
+class TensorLookup {
+ public:
+  explicit TensorLookup(const TensorTable& table) : table_(table), used_(table.tensors.size(), false) {}
+
+  const StoredTensor* find(const std::string& name) {
+    if (const StoredTensor* t = mark(table_.find(name))) return t;
+    for (const auto& a : timm_aliases)
+      if (name == a.torchvision) return mark(table_.find(a.timm));
+    return nullptr;
+  }
+
+  /// Reads a tensor that must exist with the expected shape (or, for a Linear weight, its timm
+  /// conv form (out, C, H, W) / (out, in, 1, 1) holding the same elements in the same order).
+  template <typename T>
+  Tensor<T> take(const TensorSpec& spec) {
+    const StoredTensor* t = find(spec.name);
+    if (!t) throw Error(table_.path(), spec.name, "missing (expected shape " + shape_to_string(spec.shape) + ")");
+    const bool same = t->shape == spec.shape;
+    const bool linear_as_conv = spec.shape.size() == 2 && t->shape.size() == 4 && t->shape[0] == spec.shape[0] &&
+                                shape_size(t->shape) == shape_size(spec.shape);
+    if (!same && !linear_as_conv)
+      throw Error(table_.path(), t->name, "expected shape " + shape_to_string(spec.shape) + ", found " + shape_to_string(t->shape));
+    return to_tensor<T>(*t, table_.path()).reshaped(spec.shape);
+  }
+
+  std::vector<std::string> unused() const {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < used_.size(); ++i)
+      if (!used_[i]) names.push_back(table_.tensors[i].name);
+    return names;
+  }
+
+ private:
+  const StoredTensor* mark(const StoredTensor* t) {
+    if (t) used_[static_cast<std::size_t>(t - table_.tensors.data())] = true;
+    return t;
+  }
+  const TensorTable& table_;
+  std::vector<bool> used_;
+};
+
+inline std::size_t plan_index(const std::vector<VggLayerPlan>& plan, const std::string& name, VggVariant v) {
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    if (plan[i].name == name) return i;
+  std::string known;
+  for (const auto& p : plan) known += (known.empty() ? "" : " ") + p.name;
+  throw Error({}, "last_layer", "\"" + name + "\" is not a layer of " + to_string(v) + " (layers: " + known + ")");
+}
+
+inline std::string conv_range(const std::vector<VggLayerPlan>& plan, std::size_t end) {
+  std::string first, last;
+  for (std::size_t i = 0; i < end; ++i)
+    if (plan[i].is_conv) (first.empty() ? first : last) = plan[i].name;
+  return last.empty() ? first : first + "..." + last;
+}
+
+}  // namespace detail
+
+/// Builds a torchvision VGG from `path`. The network runs the classifier (ending in fc8's 1000 logits)
+/// when the file holds it, and otherwise ends after pool5. Throws fmviz::Error naming the file and tensor at fault.
+template <typename T>
+Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptions& options = {}) {
+  const std::vector<VggLayerPlan> plan = vgg_plan(variant);
+  const std::size_t pool5_end = static_cast<std::size_t>(
+      std::find_if(plan.begin(), plan.end(), [](const VggLayerPlan& p) { return p.in_classifier; }) - plan.begin());
+  std::size_t end = plan.size();  // one past the last layer to build
+  if (!options.last_layer.empty()) {
+    end = detail::plan_index(plan, options.last_layer, variant) + 1;
+    if (plan[end - 1].is_conv) ++end;  // keep the conv's ReLU
+  }
+
+  const WeightFormat format = options.format == WeightFormat::automatic ? detect_weight_format(path) : options.format;
+  TensorTable table;
+  if (format == WeightFormat::safetensors) {
+    table = read_safetensors(path);
+  } else {
+    std::vector<RawLayout> layouts;
+    const std::string model = to_string(variant);
+    const std::size_t convs_end = std::min(end, pool5_end);
+    if (!options.last_layer.empty() && convs_end < pool5_end)
+      layouts.push_back({detail::conv_range(plan, convs_end) + " only", state_dict_specs(plan, convs_end)});
+    layouts.push_back({model + " conv stack", state_dict_specs(plan, pool5_end)});
+    layouts.push_back({model + " full model", state_dict_specs(plan, plan.size())});
+    std::string hint;
+    if (options.last_layer.empty()) {
+      // A file that covers whole conv layers only loads when asked for: say which option would do it.
+      std::size_t bytes = 0;
+      try { bytes = detail::MappedFile(path).size(); } catch (const Error&) {}
+      for (std::size_t i = 0; i < pool5_end; ++i)
+        if (plan[i].is_conv && element_count(state_dict_specs(plan, i + 1)) * 4 == bytes)
+          hint = "it matches " + detail::conv_range(plan, i + 1) + " exactly: load it with last_layer \"" + plan[i].name +
+                 "\" (CLI: --last-layer " + plan[i].name + ")";
+    }
+    table = read_raw(path, layouts, hint);
+  }
+
+  detail::TensorLookup lookup(table);
+  const bool wants_classifier = end > pool5_end;
+  const bool file_has_classifier = lookup.find("classifier.0.weight") || lookup.find("classifier.6.weight");
+  if (options.last_layer.empty()) end = file_has_classifier ? plan.size() : pool5_end;
+  else if (wants_classifier && !file_has_classifier)
+    throw Error(path, options.last_layer, "is in the classifier, but the file holds only the conv stack");
+
+  std::vector<Layer<T>> layers;
+  for (std::size_t i = 0; i < end; ++i) {
+    const VggLayerPlan& p = plan[i];
+    LayerInfo info{p.name, LayerKind::relu, 0};
+    if (p.is_conv || p.is_linear) {
+      const auto specs = state_dict_specs(plan, i + 1);
+      Tensor<T> weight = lookup.take<T>(specs[specs.size() - 2]);
+      Tensor<T> bias = lookup.take<T>(specs.back());
+      if (p.is_conv) layers.push_back({{p.name, LayerKind::conv2d, 0}, Conv2d<T>(std::move(weight), std::move(bias), 1, 1)});
+      else layers.push_back({{p.name, LayerKind::linear, 0}, Linear<T>(std::move(weight), std::move(bias))});
+    } else if (p.is_relu) {
+      layers.push_back({info, ReLU{}});
+    } else if (p.is_pool) {
+      layers.push_back({{p.name, LayerKind::maxpool2d, 0}, MaxPool2d(2, 2)});
+    } else if (p.is_avgpool) {
+      layers.push_back({{p.name, LayerKind::adaptive_avgpool2d, 0}, AdaptiveAvgPool2d(7, 7)});
+    } else if (p.is_flatten) {
+      layers.push_back({{p.name, LayerKind::flatten, 0}, Flatten{}});
+    } else {
+      layers.push_back({{p.name, LayerKind::dropout, 0}, Dropout{}});
+    }
+  }
+
+  std::vector<std::string> notes = std::move(table.notes);
+  if (format == WeightFormat::safetensors) {
+    // Tensors of layers past last_layer are expected to be unused; anything else is worth a word.
+    std::vector<std::string> extra;
+    const auto all_specs = state_dict_specs(plan, plan.size());
+    for (const std::string& name : lookup.unused()) {
+      bool known = std::any_of(all_specs.begin(), all_specs.end(), [&](const TensorSpec& s) { return s.name == name; });
+      for (const auto& a : detail::timm_aliases) known = known || name == a.timm;
+      if (!known) extra.push_back(name);
+    }
+    if (!extra.empty()) {
+      std::string list;
+      for (std::size_t i = 0; i < extra.size() && i < 5; ++i) list += (i ? ", " : "") + extra[i];
+      if (extra.size() > 5) list += ", ...";
+      notes.push_back(path + ": ignored " + std::to_string(extra.size()) + " tensor(s) that " + to_string(variant) +
+                      " does not use: " + list);
+    }
+  }
+  return Network<T>(std::move(layers), std::move(notes));
+}
+
+/// VGG16, the network the rest of fmviz is built around.
+template <typename T>
+Network<T> load_vgg16(const std::string& path, const LoadOptions& options = {}) {
+  return load_vgg<T>(VggVariant::vgg16, path, options);
+}
+
+}  // namespace fmviz

@@ -1,0 +1,32 @@
+// Weight files: format detection over the raw and safetensors readers.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+#include "error.hpp"
+#include "weights/raw.hpp"
+#include "weights/safetensors.hpp"
+#include "weights/tensor_table.hpp"
+
+namespace fmviz {
+
+enum class WeightFormat { automatic, raw, safetensors };
+
+/// `.safetensors` by name; otherwise a file that starts like a safetensors header (a plausible
+/// u64 length followed by '{') is one; anything else is taken as raw float32.
+inline WeightFormat detect_weight_format(const std::string& path) {
+  const std::string ext = ".safetensors";
+  if (path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0) return WeightFormat::safetensors;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path, {}, "cannot open weight file");
+  unsigned char head[9] = {};
+  if (!in.read(reinterpret_cast<char*>(head), 9)) return WeightFormat::raw;
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  const std::uint64_t header_len = detail::read_u64_le(head);
+  return (head[8] == '{' && header_len >= 2 && header_len <= size - 8) ? WeightFormat::safetensors : WeightFormat::raw;
+}
+
+}  // namespace fmviz
