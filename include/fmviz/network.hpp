@@ -45,6 +45,9 @@ using LayerOp = std::variant<Conv2d<T>, ReLU, MaxPool2d, AdaptiveAvgPool2d, Flat
 
 template <typename T>
 struct Layer {
+  Layer(std::string name, LayerKind kind, LayerOp<T> operation)
+      : info{std::move(name), kind, 0}, op(std::move(operation)) {}
+
   LayerInfo info;
   LayerOp<T> op;
 };

@@ -140,23 +140,22 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
   std::vector<Layer<T>> layers;
   for (std::size_t i = 0; i < end; ++i) {
     const VggLayerPlan& p = plan[i];
-    LayerInfo info{p.name, LayerKind::relu, 0};
     if (p.is_conv || p.is_linear) {
       const auto specs = state_dict_specs(plan, i + 1);
       Tensor<T> weight = lookup.take<T>(specs[specs.size() - 2]);
       Tensor<T> bias = lookup.take<T>(specs.back());
-      if (p.is_conv) layers.push_back({{p.name, LayerKind::conv2d, 0}, Conv2d<T>(std::move(weight), std::move(bias), 1, 1)});
-      else layers.push_back({{p.name, LayerKind::linear, 0}, Linear<T>(std::move(weight), std::move(bias))});
+      if (p.is_conv) layers.emplace_back(p.name, LayerKind::conv2d, Conv2d<T>(std::move(weight), std::move(bias), 1, 1));
+      else layers.emplace_back(p.name, LayerKind::linear, Linear<T>(std::move(weight), std::move(bias)));
     } else if (p.is_relu) {
-      layers.push_back({info, ReLU{}});
+      layers.emplace_back(p.name, LayerKind::relu, ReLU{});
     } else if (p.is_pool) {
-      layers.push_back({{p.name, LayerKind::maxpool2d, 0}, MaxPool2d(2, 2)});
+      layers.emplace_back(p.name, LayerKind::maxpool2d, MaxPool2d(2, 2));
     } else if (p.is_avgpool) {
-      layers.push_back({{p.name, LayerKind::adaptive_avgpool2d, 0}, AdaptiveAvgPool2d(7, 7)});
+      layers.emplace_back(p.name, LayerKind::adaptive_avgpool2d, AdaptiveAvgPool2d(7, 7));
     } else if (p.is_flatten) {
-      layers.push_back({{p.name, LayerKind::flatten, 0}, Flatten{}});
+      layers.emplace_back(p.name, LayerKind::flatten, Flatten{});
     } else {
-      layers.push_back({{p.name, LayerKind::dropout, 0}, Dropout{}});
+      layers.emplace_back(p.name, LayerKind::dropout, Dropout{});
     }
   }
 

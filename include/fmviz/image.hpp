@@ -1,0 +1,277 @@
+// Image input: decode a file with stb_image, resize it (antialiased bilinear) and normalise it into a 1x3xHxW tensor.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "detail/stb.hpp"
+#include "error.hpp"
+#include "tensor.hpp"
+
+namespace fmviz {
+
+/// A decoded image: interleaved RGB, row by row from the top, values in [0, 1].
+struct RgbImage {
+  std::size_t width = 0, height = 0;
+  std::vector<float> pixels;  // width * height * 3
+};
+
+/// How pixels are turned into network input.
+enum class Preset {
+  torchvision,  ///< RGB, (v - mean) / std with ImageNet mean 0.485 0.456 0.406 and std 0.229 0.224 0.225
+  caffe,        ///< BGR, 0-255 scale minus the mean B 103.939 G 116.779 R 123.68 (the original VGG release)
+};
+
+struct ImageOptions {
+  std::size_t size = 224;                 ///< resize to size x size; 0 keeps the image's own size
+  Preset preset = Preset::torchvision;
+  std::size_t max_pixels = 100'000'000;   ///< refuse larger images (width * height) before decoding them
+};
+
+namespace detail {
+
+struct StbFree {
+  void operator()(void* p) const noexcept { stbi_image_free(p); }
+};
+
+struct FileClose {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+inline void check_image(const RgbImage& img, const char* what) {
+  if (img.width == 0 || img.height == 0)
+    throw Error({}, "image", std::string(what) + ": empty image (" + std::to_string(img.width) + " x " + std::to_string(img.height) + ")");
+  if (img.pixels.size() / 3 / img.width / img.height != 1 || img.pixels.size() != img.width * img.height * 3)
+    throw Error({}, "image", std::string(what) + ": " + std::to_string(img.pixels.size()) + " values do not make a " +
+                                 std::to_string(img.width) + " x " + std::to_string(img.height) + " RGB image");
+}
+
+/// The antialiased bilinear (triangle) filter of PyTorch's interpolate(antialias=True), which is
+/// PIL's bilinear resampling: for each output index, the first input index and the normalised weights.
+/// The geometry is computed in float with PyTorch's operations and roundings (its CPU kernel does so
+/// for float tensors): in double, the centres of the last output pixels of a 600 -> 224 resize move by
+/// about 3e-5 pixels, enough to change the result by 1e-5.
+struct ResampleTaps {
+  std::vector<std::size_t> first;  // per output index
+  std::vector<std::size_t> count;  // per output index
+  std::size_t stride = 0;          // weights per output index (at least the largest count)
+  std::vector<float> weights;      // out_size * stride
+};
+
+inline ResampleTaps resample_taps(std::size_t in_size, std::size_t out_size) {
+  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
+  const float support = scale >= 1.0f ? scale : 1.0f;  // triangle half-width 1, stretched when downscaling
+  const float invscale = scale >= 1.0f ? 1.0f / scale : 1.0f;
+  ResampleTaps taps;
+  taps.stride = static_cast<std::size_t>(std::ceil(support)) * 2 + 1;
+  taps.first.resize(out_size);
+  taps.count.resize(out_size);
+  taps.weights.assign(out_size * taps.stride, 0.0f);
+  const auto in = static_cast<std::int64_t>(in_size);
+  for (std::size_t i = 0; i < out_size; ++i) {
+    // As PyTorch: the product in double, rounded to float (which also keeps a compiler from fusing it).
+    const float center = static_cast<float>(static_cast<double>(scale) * (static_cast<double>(i) + 0.5));
+    const std::int64_t xmin = std::max<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(center - support) + 0.5), 0);
+    const std::int64_t xmax = std::min<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(center + support) + 0.5), in);
+    const std::size_t n = std::min(static_cast<std::size_t>(std::max<std::int64_t>(xmax - xmin, 0)), taps.stride);
+    float* w = &taps.weights[i * taps.stride];
+    float total = 0.0f;
+    for (std::size_t j = 0; j < n; ++j) {
+      const float pos = static_cast<float>(static_cast<std::int64_t>(j) + xmin) - center;
+      const float x = std::fabs(static_cast<float>((static_cast<double>(pos) + 0.5) * static_cast<double>(invscale)));
+      w[j] = x < 1.0f ? 1.0f - x : 0.0f;
+      total += w[j];
+    }
+    if (total != 0.0f)
+      for (std::size_t j = 0; j < n; ++j) w[j] /= total;
+    taps.first[i] = static_cast<std::size_t>(xmin);
+    taps.count[i] = n;
+  }
+  return taps;
+}
+
+/// Width and height from a PNG's IHDR, for the size check when stb_image refuses the header itself
+/// (it does for images of more than 2^30 bytes); false if the file does not start like a PNG.
+inline bool png_dimensions(std::FILE* f, std::uint64_t& width, std::uint64_t& height) {
+  unsigned char head[24];
+  const bool ok = std::fread(head, 1, sizeof head, f) == sizeof head &&
+                  std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(head + 12, "IHDR", 4) == 0;
+  std::rewind(f);
+  if (!ok) return false;
+  const auto u32 = [&](std::size_t at) {
+    return std::uint64_t{head[at]} << 24 | std::uint64_t{head[at + 1]} << 16 | std::uint64_t{head[at + 2]} << 8 | head[at + 3];
+  };
+  width = u32(16);
+  height = u32(20);
+  return true;
+}
+
+inline void check_pixel_count(const std::string& path, std::uint64_t w, std::uint64_t h, std::size_t max_pixels) {
+  const std::uint64_t pixels = w * h;  // both below 2^32
+  const std::string dims = std::to_string(w) + " x " + std::to_string(h);
+  if (pixels == 0) throw Error(path, "size", "image is " + dims + " pixels, which is empty");
+  if (pixels > max_pixels)
+    throw Error(path, "size", "image is " + dims + " = " + std::to_string(pixels) + " pixels, more than the limit of " +
+                                  std::to_string(max_pixels));
+}
+
+}  // namespace detail
+
+/// Decodes an image file with stb_image into RGB floats in [0, 1]: JPEG (baseline and progressive),
+/// PNG (8 and 16 bit; grey, grey+alpha, RGB, RGBA, palette), BMP, TGA, GIF (its first frame), PSD,
+/// HDR and PNM. Grey becomes RGB and alpha is dropped (as PIL's convert("RGB") does); 16-bit files
+/// keep their precision; HDR's linear values are mapped to display values as stb_image does
+/// (v^(1/2.2), clamped to [0, 1]) without its rounding to 8 bits. Images of more than `max_pixels`
+/// pixels are refused before they are decoded.
+inline RgbImage read_image(const std::string& path, std::size_t max_pixels = 100'000'000) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status))
+    throw Error(path, "image", "cannot open: " + (ec ? ec.message() : std::string("no such file")));
+  if (!std::filesystem::is_regular_file(status)) throw Error(path, "image", "cannot open: not a regular file");
+  std::unique_ptr<std::FILE, detail::FileClose> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw Error(path, "image", std::string("cannot open: ") + std::strerror(errno));
+  if (std::fseek(file.get(), 0, SEEK_END) != 0) throw Error(path, "image", "cannot seek");
+  const long file_size = std::ftell(file.get());
+  std::rewind(file.get());
+  if (file_size == 0) throw Error(path, "image", "cannot decode: the file is empty");
+
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_file(file.get(), &w, &h, &channels)) {
+    const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown error";
+    std::uint64_t png_w = 0, png_h = 0;
+    if (detail::png_dimensions(file.get(), png_w, png_h)) detail::check_pixel_count(path, png_w, png_h, max_pixels);
+    throw Error(path, "image", "cannot decode: " + reason);
+  }
+  detail::check_pixel_count(path, static_cast<std::uint64_t>(w > 0 ? w : 0), static_cast<std::uint64_t>(h > 0 ? h : 0),
+                            max_pixels);
+  const std::string dims = std::to_string(w) + " x " + std::to_string(h);
+
+  RgbImage img;
+  const auto take = [&](auto* data, double scale) {
+    if (!data) throw Error(path, "image", std::string("cannot decode: ") + (stbi_failure_reason() ? stbi_failure_reason() : "unknown error"));
+    std::unique_ptr<void, detail::StbFree> owner(data);
+    if (w <= 0 || h <= 0 || static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_pixels)
+      throw Error(path, "size", "decoded image is " + std::to_string(w) + " x " + std::to_string(h) + " pixels, not " + dims);
+    img.width = static_cast<std::size_t>(w);
+    img.height = static_cast<std::size_t>(h);
+    img.pixels.resize(img.width * img.height * 3);
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<float>(static_cast<double>(data[i]) * scale);
+  };
+  if (stbi_is_hdr_from_file(file.get())) {
+    take(stbi_loadf_from_file(file.get(), &w, &h, &channels, 3), 1.0);
+    for (float& v : img.pixels) {
+      const double d = v > 0.0f ? std::pow(static_cast<double>(v), 1.0 / 2.2) : 0.0;
+      v = static_cast<float>(d < 1.0 ? d : 1.0);
+    }
+  } else if (stbi_is_16_bit_from_file(file.get())) {
+    take(stbi_load_from_file_16(file.get(), &w, &h, &channels, 3), 1.0 / 65535.0);
+  } else {
+    take(stbi_load_from_file(file.get(), &w, &h, &channels, 3), 1.0 / 255.0);
+  }
+  return img;
+}
+
+/// Resizes to width x height like torch.nn.functional.interpolate(mode="bilinear", align_corners=False,
+/// antialias=True), i.e. PIL's bilinear filter: a triangle filter that widens with the downscale
+/// factor, applied horizontally then vertically. An axis whose size does not change is left as it is,
+/// so an image already width x height comes back unchanged.
+inline RgbImage resize_bilinear(const RgbImage& img, std::size_t width, std::size_t height) {
+  detail::check_image(img, "resize_bilinear");
+  if (width == 0 || height == 0)
+    throw Error({}, "size", "cannot resize to " + std::to_string(width) + " x " + std::to_string(height));
+  RgbImage cur = img;
+  if (width != img.width) {
+    const detail::ResampleTaps taps = detail::resample_taps(cur.width, width);
+    RgbImage out{width, cur.height, std::vector<float>(width * cur.height * 3)};
+    for (std::size_t y = 0; y < cur.height; ++y) {
+      const float* row = &cur.pixels[y * cur.width * 3];
+      float* dst = &out.pixels[y * width * 3];
+      for (std::size_t x = 0; x < width; ++x) {
+        const float* wt = &taps.weights[x * taps.stride];
+        const float* src = row + taps.first[x] * 3;
+        double r = 0, g = 0, b = 0;
+        for (std::size_t j = 0; j < taps.count[x]; ++j) {
+          r += static_cast<double>(wt[j]) * src[3 * j];
+          g += static_cast<double>(wt[j]) * src[3 * j + 1];
+          b += static_cast<double>(wt[j]) * src[3 * j + 2];
+        }
+        dst[3 * x] = static_cast<float>(r);
+        dst[3 * x + 1] = static_cast<float>(g);
+        dst[3 * x + 2] = static_cast<float>(b);
+      }
+    }
+    cur = std::move(out);
+  }
+  if (height != img.height) {
+    const detail::ResampleTaps taps = detail::resample_taps(cur.height, height);
+    const std::size_t row_len = cur.width * 3;
+    RgbImage out{cur.width, height, std::vector<float>(row_len * height)};
+    std::vector<double> acc(row_len);
+    for (std::size_t y = 0; y < height; ++y) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const float* wt = &taps.weights[y * taps.stride];
+      for (std::size_t j = 0; j < taps.count[y]; ++j) {
+        const float* src = &cur.pixels[(taps.first[y] + j) * row_len];
+        for (std::size_t k = 0; k < row_len; ++k) acc[k] += static_cast<double>(wt[j]) * src[k];
+      }
+      float* dst = &out.pixels[y * row_len];
+      for (std::size_t k = 0; k < row_len; ++k) dst[k] = static_cast<float>(acc[k]);
+    }
+    cur = std::move(out);
+  }
+  return cur;
+}
+
+/// The image as a 1x3xHxW tensor, normalised for the network as `preset` says.
+template <typename T>
+Tensor<T> to_tensor(const RgbImage& img, Preset preset) {
+  static_assert(std::is_floating_point_v<T>, "to_tensor makes floating-point tensors");
+  detail::check_image(img, "to_tensor");
+  const std::size_t plane = img.width * img.height;
+  Tensor<T> t({1, 3, img.height, img.width});
+  if (preset == Preset::torchvision) {
+    static constexpr double mean[3] = {0.485, 0.456, 0.406};
+    static constexpr double stdev[3] = {0.229, 0.224, 0.225};
+    for (std::size_t c = 0; c < 3; ++c) {
+      T* dst = t.data() + c * plane;
+      const T m = static_cast<T>(mean[c]), s = static_cast<T>(stdev[c]);
+      for (std::size_t i = 0; i < plane; ++i) dst[i] = (static_cast<T>(img.pixels[3 * i + c]) - m) / s;
+    }
+  } else {
+    static constexpr double bgr_mean[3] = {103.939, 116.779, 123.68};
+    for (std::size_t c = 0; c < 3; ++c) {  // output channel c is B, G, R: input channel 2 - c
+      T* dst = t.data() + c * plane;
+      const T m = static_cast<T>(bgr_mean[c]);
+      for (std::size_t i = 0; i < plane; ++i) dst[i] = static_cast<T>(img.pixels[3 * i + (2 - c)]) * T(255) - m;
+    }
+  }
+  return t;
+}
+
+/// Resizes (unless options.size is 0 or the image is already that size) and normalises.
+template <typename T>
+Tensor<T> preprocess(const RgbImage& img, const ImageOptions& options = {}) {
+  if (options.size != 0 && (img.width != options.size || img.height != options.size))
+    return to_tensor<T>(resize_bilinear(img, options.size, options.size), options.preset);
+  return to_tensor<T>(img, options.preset);
+}
+
+/// read_image then preprocess: the network input for an image file.
+template <typename T>
+Tensor<T> load_image(const std::string& path, const ImageOptions& options = {}) {
+  return preprocess<T>(read_image(path, options.max_pixels), options);
+}
+
+}  // namespace fmviz
