@@ -103,7 +103,8 @@ Options parse_args(int argc, char** argv) {
     }
     auto take_value = [&]() -> std::string {
       if (has_inline_value) return value;
-      if (i + 1 >= argc) throw UsageError{arg + " needs a value"};
+      // "-i --out x" is a forgotten value, not an image named "--out" (write --image=-odd-name for that).
+      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) throw UsageError{arg + " needs a value"};
       return argv[++i];
     };
     auto no_value = [&] {

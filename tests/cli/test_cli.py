@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""End-to-end tests of the fmviz command line: outputs against PyTorch, errors, exit codes, atomic output.
+
+Run by CTest with FMVIZ_CLI (the executable) and FMVIZ_TEST_DATA (the generated fixtures) set.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+CLI = os.environ["FMVIZ_CLI"]
+DATA = os.environ["FMVIZ_TEST_DATA"]
+REF = os.path.join(DATA, "reference")
+IMAGES = os.path.join(DATA, "images")
+MANIFEST = json.load(open(os.path.join(REF, "manifest.json")))
+CONVS = MANIFEST["conv_layers"]
+PHOTO = os.path.join(REF, MANIFEST["input"]["decoded_png"])  # losslessly re-encoded: no JPEG decoder differences
+TOLERANCE = 1e-4
+
+
+def weights(key):
+    return os.path.join(REF, MANIFEST["weights"][key])
+
+
+class CliCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="fmviz-cli-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_cli(self, *args, expect):
+        proc = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        self.assertGreaterEqual(proc.returncode, 0, f"killed by signal {-proc.returncode}: {proc.stderr}")
+        self.assertEqual(proc.returncode, expect, f"args {args}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def assert_one_line_error(self, proc, *fragments):
+        lines = proc.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, f"expected one line on stderr, got: {proc.stderr!r}")
+        self.assertTrue(lines[0].startswith("fmviz: "), lines[0])
+        for fragment in fragments:
+            self.assertIn(fragment, lines[0])
+
+    def assert_no_files(self, folder):
+        found = [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs] if os.path.exists(folder) else []
+        self.assertEqual(found, [], "a failed run left files behind")
+
+    def assert_matches(self, out, ref_dir, layers=CONVS, relu=False):
+        for name in layers:
+            got = np.load(os.path.join(out, name + ".npy"))
+            ref = np.load(os.path.join(REF, ref_dir, name + ".npy"))[0]
+            if relu:
+                ref = np.maximum(ref, 0)
+            self.assertEqual(got.dtype, np.float32, name)
+            self.assertEqual(got.shape, ref.shape, name)
+            err = np.abs(got - ref).max() / np.abs(ref).max()
+            self.assertLessEqual(err, TOLERANCE, f"{name}: relative error {err}")
+
+
+class Outputs(CliCase):
+    def check_format(self, key, ref_dir, *extra, relu=False):
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("--weights", weights(key), "--image", PHOTO, "--out", out, "--npy", "--quiet", *extra, expect=0)
+        self.assertEqual(sorted(f for f in os.listdir(out) if f.endswith(".npy")), sorted(n + ".npy" for n in CONVS))
+        self.assertEqual(sorted(f for f in os.listdir(out) if f.endswith(".png")), sorted(n + ".png" for n in CONVS))
+        self.assertFalse([f for f in os.listdir(out) if ".tmp" in f])
+        self.assert_matches(out, ref_dir, relu=relu)
+
+    def test_raw_full(self):
+        self.check_format("raw_full", "f32")
+
+    def test_raw_conv_stack(self):
+        self.check_format("raw_convs", "f32")
+
+    def test_safetensors_torchvision_names(self):
+        self.check_format("st_f32", "f32")
+
+    def test_safetensors_f16_timm_names(self):
+        self.check_format("st_f16_timm", "f16")
+
+    def test_tap_relu(self):
+        self.check_format("st_f32", "f32", "--tap", "relu", relu=True)
+
+    def test_threads_option_gives_same_result(self):
+        self.check_format("raw_convs", "f32", "--threads", "1")
+
+    def test_png_is_a_picture_of_16_channels(self):
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "-q", expect=0)
+        with open(os.path.join(out, "conv1_1.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_several_images_get_unique_folders(self):
+        out = os.path.join(self.tmp, "out")
+        other = os.path.join(self.tmp, "sub")
+        os.makedirs(other)
+        shutil.copy(PHOTO, other)
+        self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-i", os.path.join(other, os.path.basename(PHOTO)),
+                     "-i", os.path.join(IMAGES, "png_rgb.png"), "-o", out, "--npy", "-q", expect=0)
+        stem = os.path.splitext(os.path.basename(PHOTO))[0]
+        self.assertEqual(sorted(os.listdir(out)), sorted([stem, stem + "-2", "png_rgb"]))
+        self.assert_matches(os.path.join(out, stem), "f32")
+        self.assert_matches(os.path.join(out, stem + "-2"), "f32")
+
+    def test_progress_lines(self):
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--progress", expect=0)
+        self.assertIn("[1/13] conv1_1", proc.stderr)
+        self.assertIn("[13/13] conv5_3", proc.stderr)
+        quiet = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--quiet", expect=0)
+        self.assertEqual(quiet.stderr, "")
+
+    def test_note_about_extra_tensor(self):
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_cli("-w", weights("st_f32_shuffled"), "-i", PHOTO, "-o", out, "--npy", expect=0)
+        self.assertIn(MANIFEST["extra_tensor"], proc.stderr)
+        self.assert_matches(out, "f32")
+
+    def test_oxford_prefix_with_caffe_preset(self):
+        oxford = MANIFEST.get("oxford")
+        if not oxford or not os.path.exists(oxford["weights"]):
+            self.skipTest("real Oxford weights not present")
+        out = os.path.join(self.tmp, "out")
+        refused = self.run_cli("-w", oxford["weights"], "-i", oxford["image"], "-o", out, expect=1)
+        self.assert_one_line_error(refused, "--last-layer conv3_1")
+        self.run_cli("-w", oxford["weights"], "-i", oxford["image"], "-o", out, "--npy", "-q",
+                     "--last-layer", "conv3_1", "--preset", "caffe", expect=0)
+        self.assertEqual(sorted(f for f in os.listdir(out) if f.endswith(".npy")),
+                         sorted(n + ".npy" for n in oxford["layers"]))
+        self.assert_matches(out, "oxford", layers=oxford["layers"])
+
+
+class CommandLine(CliCase):
+    def test_help(self):
+        proc = self.run_cli("--help", expect=0)
+        for flag in ["--weights", "--image", "--out", "--npy", "--tap", "--threads", "--last-layer", "--preset"]:
+            self.assertIn(flag, proc.stdout)
+
+    def test_version(self):
+        self.assertRegex(self.run_cli("--version", expect=0).stdout, r"^fmviz \d+\.\d+\.\d+\n$")
+
+    def test_bad_flags(self):
+        w, i = weights("raw_convs"), PHOTO
+        cases = [
+            ((), "--weights"),
+            (("--weights", w), "--image"),
+            (("--image", i), "--weights"),
+            (("-w", w, "-i", i, "--bogus"), "unknown option '--bogus'"),
+            (("-w", w, "-i", i, "--tap", "pool"), "conv or relu"),
+            (("-w", w, "-i", i, "--threads", "0"), "--threads"),
+            (("-w", w, "-i", i, "--threads", "two"), "--threads"),
+            (("-w", w, "-i", i, "--threads=-3"), "--threads"),
+            (("-w", w, "-i", i, "--size", "99999"), "--size"),
+            (("-w", w, "-i", i, "--preset", "keras"), "torchvision or caffe"),
+            (("-w", w, "-i", i, "--npy=yes"), "takes no value"),
+            (("-w", w, "-w", w, "-i", i), "twice"),
+            (("-w", w, "-i"), "needs a value"),
+            (("-w", w, "-i", i, "stray"), "unexpected argument"),
+        ]
+        for args, fragment in cases:
+            with self.subTest(args=args):
+                out = os.path.join(self.tmp, "never")
+                proc = self.run_cli(*args, "--out", out, expect=2)
+                self.assert_one_line_error(proc, fragment)
+                self.assertFalse(os.path.exists(out))
+
+
+class BadInputs(CliCase):
+    def make(self, name, data):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def expect_failure(self, weights_path, image_path, *fragments, extra=()):
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_cli("-w", weights_path, "-i", image_path, "-o", out, *extra, expect=1)
+        self.assert_one_line_error(proc, *fragments)
+        self.assert_no_files(out)
+
+    def test_missing_weights(self):
+        self.expect_failure(os.path.join(self.tmp, "nope.bin"), PHOTO, "nope.bin")
+
+    def test_truncated_raw_weights(self):
+        with open(weights("raw_convs"), "rb") as f:
+            data = f.read(1_000_003)
+        self.expect_failure(self.make("cut.bin", data), PHOTO, "cut.bin", "58,858,752")
+
+    def test_truncated_safetensors(self):
+        with open(weights("st_bf16_convs"), "rb") as f:
+            data = f.read(2_000_000)
+        self.expect_failure(self.make("cut.safetensors", data), PHOTO, "cut.safetensors")
+
+    def test_garbage_safetensors(self):
+        self.expect_failure(self.make("junk.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"), PHOTO,
+                            "junk.safetensors", "JSON")
+
+    def test_weights_is_a_folder(self):
+        self.expect_failure(self.tmp, PHOTO, self.tmp)
+
+    def test_unknown_last_layer(self):
+        self.expect_failure(weights("raw_convs"), PHOTO, "conv9_9", extra=("--last-layer", "conv9_9"))
+
+    def test_broken_images(self):
+        for name in ["broken_empty.png", "broken_random.png", "broken_truncated.png", "broken_truncated.jpg",
+                     "broken_text.jpg", "broken_huge.png", "broken_large.png"]:
+            with self.subTest(image=name):
+                self.expect_failure(weights("raw_convs"), os.path.join(IMAGES, name), name)
+
+    def test_one_bad_image_among_good_ones_writes_nothing(self):
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-i", os.path.join(IMAGES, "broken_random.png"),
+                            "-o", out, expect=1)
+        self.assert_one_line_error(proc, "broken_random.png")
+        self.assert_no_files(out)
+
+    def test_output_folder_is_a_file(self):
+        out = self.make("taken", b"x")
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, expect=1)
+        self.assert_one_line_error(proc, "taken")
+
+    def test_failed_write_leaves_no_partial_file(self):
+        out = os.path.join(self.tmp, "out")
+        os.makedirs(os.path.join(out, "conv2_1.npy"))  # a folder where a file must go: the rename fails
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--npy", "-q", expect=1)
+        self.assert_one_line_error(proc, "conv2_1.npy")
+        self.assertFalse([f for f in os.listdir(out) if ".tmp" in f], os.listdir(out))
+        for f in os.listdir(out):  # what was written before the failure is whole
+            if f.endswith(".npy") and os.path.isfile(os.path.join(out, f)):
+                self.assertEqual(np.load(os.path.join(out, f)).ndim, 3)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
