@@ -1,17 +1,66 @@
-# Finds stb for fmviz and defines the INTERFACE target fmviz_stb.
+# Finds stb for fmviz. Used by fmviz's own build and, installed next to fmvizConfig.cmake, by the
+# installed package, so a consumer re-finds stb on its own machine (no absolute paths are exported).
 #
-# fmviz includes <stb/stb_image.h> (Debian's libstb-dev) or <stb_image.h> (vcpkg, Conan). The stb
-# implementation must be compiled exactly once in a program: where a compiled stb library exists
-# (Debian ships libstb.so), fmviz_stb links it; otherwise a consumer opts in by defining
-# FMVIZ_STB_IMPLEMENTATION in exactly one source file before including <fmviz/vgg.hpp>.
-find_path(FMVIZ_STB_INCLUDE_DIR NAMES stb_image.h stb_image_write.h PATH_SUFFIXES stb)
-find_library(FMVIZ_STB_LIBRARY NAMES stb)
-if(NOT FMVIZ_STB_INCLUDE_DIR)
-  message(FATAL_ERROR "fmviz needs stb (stb_image.h, stb_image_write.h): install libstb-dev, or stb from vcpkg or Conan")
+# Defines:
+#   fmviz::stb                 stb's include directory, plus a compiled stb library when one is linked.
+#                              fmviz::fmviz links it. (fmviz_stb is an alias, in fmviz's own build.)
+#   fmviz::stb_implementation  opt-in: compiles the stb_image / stb_image_write implementation once.
+#                              A no-op when a compiled stb library already holds it.
+#
+# Where stb comes from:
+#   Debian's libstb-dev  headers in <prefix>/include/stb, plus libstb.so, which holds the stb
+#                        implementation: linked, so nothing else is needed.
+#   vcpkg's / Conan's    header-only: a program links fmviz::stb_implementation in one target, or
+#   stb                  defines FMVIZ_STB_IMPLEMENTATION in one source file before including fmviz,
+#                        or compiles stb itself (STB_IMAGE_IMPLEMENTATION, STB_IMAGE_WRITE_IMPLEMENTATION).
+#
+# Input: FMVIZ_STB_USE_LIBRARY (link a compiled stb library when one is found; OFF treats stb as
+# header-only, which is what vcpkg and Conan provide; the installed package keeps the build's choice).
+if(TARGET fmviz::stb)
+  return()
 endif()
-add_library(fmviz_stb INTERFACE)
-get_filename_component(_fmviz_stb_parent "${FMVIZ_STB_INCLUDE_DIR}" DIRECTORY)
-target_include_directories(fmviz_stb SYSTEM INTERFACE "${FMVIZ_STB_INCLUDE_DIR}")
-if(FMVIZ_STB_LIBRARY)
-  target_link_libraries(fmviz_stb INTERFACE "${FMVIZ_STB_LIBRARY}")
+
+if(_FMVIZ_STB_FROM_CONFIG)
+  set(_fmviz_stb_scope "")
+else()  # fmviz's own build (top level, add_subdirectory or FetchContent)
+  option(FMVIZ_STB_USE_LIBRARY "Link a compiled stb library (Debian's libstb) when found; OFF: header-only stb (vcpkg, Conan)" ON)
+  set(_fmviz_stb_scope GLOBAL)
 endif()
+
+find_path(FMVIZ_STB_INCLUDE_DIR NAMES stb_image.h PATH_SUFFIXES stb
+  DOC "Directory holding stb_image.h and stb_image_write.h")
+if(NOT FMVIZ_STB_INCLUDE_DIR OR NOT EXISTS "${FMVIZ_STB_INCLUDE_DIR}/stb_image_write.h")
+  set(_fmviz_stb_message "fmviz needs stb (stb_image.h and stb_image_write.h): install Debian's libstb-dev, or stb from vcpkg or Conan, or set FMVIZ_STB_INCLUDE_DIR")
+  if(_FMVIZ_STB_FROM_CONFIG)  # from the installed fmvizConfig.cmake: let find_package report it
+    set(fmviz_FOUND FALSE)
+    set(fmviz_NOT_FOUND_MESSAGE "${_fmviz_stb_message}")
+    return()
+  endif()
+  message(FATAL_ERROR "${_fmviz_stb_message}")
+endif()
+
+set(FMVIZ_STB_LINKED OFF)
+if(FMVIZ_STB_USE_LIBRARY)
+  find_library(FMVIZ_STB_LIBRARY NAMES stb DOC "A compiled stb library holding the stb_image/stb_image_write implementation (Debian's libstb)")
+  if(FMVIZ_STB_LIBRARY)
+    set(FMVIZ_STB_LINKED ON)
+  endif()
+endif()
+
+add_library(fmviz::stb INTERFACE IMPORTED ${_fmviz_stb_scope})
+set_target_properties(fmviz::stb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${FMVIZ_STB_INCLUDE_DIR}")
+if(FMVIZ_STB_LINKED)
+  set_target_properties(fmviz::stb PROPERTIES INTERFACE_LINK_LIBRARIES "${FMVIZ_STB_LIBRARY}")
+endif()
+
+if(NOT TARGET fmviz::stb_implementation)
+  if(FMVIZ_STB_LINKED)
+    add_library(fmviz::stb_implementation INTERFACE IMPORTED ${_fmviz_stb_scope})
+  else()
+    include("${CMAKE_CURRENT_LIST_DIR}/fmvizStbImplementation.cmake")
+  endif()
+endif()
+if(NOT _FMVIZ_STB_FROM_CONFIG)
+  add_library(fmviz_stb ALIAS fmviz::stb)  # the name fmviz's CMakeLists.txt links
+endif()
+unset(_fmviz_stb_scope)

@@ -1,0 +1,68 @@
+# Install rules and package files for fmviz (included by the top-level CMakeLists.txt when
+# FMVIZ_INSTALL is ON):
+#   include/fmviz/...                      the headers
+#   share/cmake/fmviz/                     fmvizConfig.cmake, fmvizConfigVersion.cmake, fmvizTargets.cmake
+#                                          (namespace fmviz::) and the stb helpers they use
+#   share/pkgconfig/fmviz.pc               for pkg-config
+#   bin/fmviz                              the CLI, when it is built (FMVIZ_BUILD_CLI)
+# and a build-tree package: find_package(fmviz) with fmviz_DIR (or CMAKE_PREFIX_PATH) set to the build folder.
+# The CMake package is relocatable and architecture-independent (header-only).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(FMVIZ_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/fmviz" CACHE STRING "Where to install fmviz's CMake package, relative to the prefix")
+set(FMVIZ_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_DATADIR}/pkgconfig" CACHE STRING "Where to install fmviz.pc, relative to the prefix")
+
+# What the installed config must find again on the consumer's machine.
+if(OpenMP_CXX_FOUND)
+  set(FMVIZ_CONFIG_USES_OPENMP ON)
+else()
+  set(FMVIZ_CONFIG_USES_OPENMP OFF)
+endif()
+
+install(TARGETS fmviz EXPORT fmvizTargets)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/fmviz" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+install(EXPORT fmvizTargets NAMESPACE fmviz:: DESTINATION "${FMVIZ_INSTALL_CMAKEDIR}")
+
+set(_fmviz_package_files
+  "${PROJECT_SOURCE_DIR}/cmake/FmvizStb.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/fmvizStbImplementation.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/fmviz_stb_implementation.cpp")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/fmvizConfig.cmake.in" "${PROJECT_BINARY_DIR}/fmvizConfig.cmake" @ONLY)
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/fmvizConfigVersion.cmake"
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
+install(FILES
+  "${PROJECT_BINARY_DIR}/fmvizConfig.cmake"
+  "${PROJECT_BINARY_DIR}/fmvizConfigVersion.cmake"
+  ${_fmviz_package_files}
+  DESTINATION "${FMVIZ_INSTALL_CMAKEDIR}")
+
+# Build-tree package: the same config, with the targets pointing into the source tree.
+export(EXPORT fmvizTargets NAMESPACE fmviz:: FILE "${PROJECT_BINARY_DIR}/fmvizTargets.cmake")
+foreach(_fmviz_file IN LISTS _fmviz_package_files)
+  get_filename_component(_fmviz_name "${_fmviz_file}" NAME)
+  configure_file("${_fmviz_file}" "${PROJECT_BINARY_DIR}/${_fmviz_name}" COPYONLY)
+endforeach()
+
+# pkg-config. Debian's libstb-dev has stb.pc (headers and the compiled libstb); with header-only stb
+# the consumer provides the stb implementation and include path itself.
+set(FMVIZ_PC_REQUIRES "eigen3 >= 3.3, nlohmann_json >= 3.2")
+if(FMVIZ_STB_LINKED)
+  string(APPEND FMVIZ_PC_REQUIRES ", stb")
+endif()
+set(FMVIZ_PC_CFLAGS "")
+set(FMVIZ_PC_LIBS "")
+if(FMVIZ_CONFIG_USES_OPENMP)
+  set(FMVIZ_PC_CFLAGS " ${OpenMP_CXX_FLAGS}")
+  set(FMVIZ_PC_LIBS "Libs: ${OpenMP_CXX_FLAGS}")
+endif()
+file(RELATIVE_PATH FMVIZ_PC_PREFIX_FROM_PCDIR "/${FMVIZ_INSTALL_PKGCONFIGDIR}" "/")
+string(REGEX REPLACE "/$" "" FMVIZ_PC_PREFIX_FROM_PCDIR "${FMVIZ_PC_PREFIX_FROM_PCDIR}")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/fmviz.pc.in" "${PROJECT_BINARY_DIR}/fmviz.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/fmviz.pc" DESTINATION "${FMVIZ_INSTALL_PKGCONFIGDIR}")
+
+# The command-line tool (tools/cli), when it is part of this build.
+if(TARGET fmviz_cli)
+  install(TARGETS fmviz_cli RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+endif()
