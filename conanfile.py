@@ -14,6 +14,7 @@ class FmvizConan(ConanFile):
     name = "fmviz"
     version = "0.1.0"
     description = "See what a convolutional network sees: VGG16 feature maps in C++"
+    license = "MIT"
     topics = ("vgg16", "cnn", "feature-maps", "visualization", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
