@@ -327,6 +327,9 @@ Run it with an interpreter that has torch and torchvision (on Debian: /usr/bin/p
     src.add_argument("--pretrained", action="store_true",
                      help="torchvision's IMAGENET1K_V1 weights; downloaded into the torch hub cache on first use "
                           "(needs network access unless vgg16-397923af.pth is already cached)")
+    p.add_argument("--fallback-seed", metavar="N", type=int,
+                   help="with --pretrained: when the pretrained weights cannot be had (no network), write "
+                        "--seed N weights instead, with a warning, rather than failing")
     src.add_argument("--checkpoint", metavar="FILE", help="a local torchvision vgg16 state_dict (.pth)")
     src.add_argument("--seed", metavar="N", type=int,
                      help="deterministic random weights: torchvision's init after torch.manual_seed(N), "
@@ -350,6 +353,8 @@ Run it with an interpreter that has torch and torchvision (on Debian: /usr/bin/p
     if args.format == "raw" and (args.dtype != "F32" or args.names != "torchvision"):
         p.error("raw files are always float32 with torchvision's order; "
                 "use --format safetensors (or an .safetensors name) for --dtype F16/BF16 or --names timm")
+    if args.fallback_seed is not None and not args.pretrained:
+        p.error("--fallback-seed only applies to --pretrained")
     for item in args.metadata:
         if "=" not in item:
             p.error(f"--metadata expects KEY=VALUE, got {item!r}")
@@ -360,7 +365,15 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.pretrained:
-            sd, source = pretrained_state_dict(), "torchvision IMAGENET1K_V1"
+            try:
+                sd, source = pretrained_state_dict(), "torchvision IMAGENET1K_V1"
+            except ExportError as e:
+                if args.fallback_seed is None:
+                    raise
+                print(f"export_vgg16.py: warning: {e}", file=sys.stderr)
+                print(f"export_vgg16.py: warning: writing RANDOM weights (--seed {args.fallback_seed}) instead: "
+                      "the feature maps will show an untrained network", file=sys.stderr)
+                sd, source = seeded_state_dict(args.fallback_seed), f"seed {args.fallback_seed} (pretrained unavailable)"
         elif args.checkpoint:
             sd, source = checkpoint_state_dict(args.checkpoint), f"checkpoint {os.path.basename(args.checkpoint)}"
         else:
