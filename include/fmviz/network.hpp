@@ -115,7 +115,8 @@ class Network {
 
   /// Runs x through the network (up to `stop_after`, if given) and returns the last output. After each layer,
   /// visitor(info, output) is called; the output is only valid during the call (later layers may reuse it in place).
-  template <typename Visitor>
+  template <typename Visitor,
+            std::enable_if_t<std::is_invocable_v<Visitor&, const LayerInfo&, const Tensor<T>&>, int> = 0>
   Tensor<T> forward(Tensor<T> x, Visitor&& visitor, const std::string& stop_after = {}) const {
     const std::size_t last = last_index(stop_after);
     output_shape(x.shape(), stop_after);  // fail before any work, naming the layer that cannot take x

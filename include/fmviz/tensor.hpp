@@ -78,7 +78,7 @@ class Tensor {
     return t;
   }
 
-  Tensor(const Tensor& other) : Tensor(other.shape_) {
+  Tensor(const Tensor& other) : shape_(other.shape_), size_(other.size_), data_(detail::aligned_array<T>(size_)) {
     if (size_) std::memcpy(data_.get(), other.data_.get(), size_ * sizeof(T));
   }
   Tensor& operator=(const Tensor& other) {
@@ -90,6 +90,7 @@ class Tensor {
     other.shape_.clear();
   }
   Tensor& operator=(Tensor&& other) noexcept {
+    if (this == &other) return *this;
     shape_ = std::move(other.shape_);
     other.shape_.clear();
     size_ = std::exchange(other.size_, 0);

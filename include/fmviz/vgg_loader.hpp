@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,28 +112,44 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
   if (format == WeightFormat::safetensors) {
     table = read_safetensors(path);
   } else {
+    std::error_code size_error;
+    const auto bytes = static_cast<std::size_t>(std::filesystem::file_size(path, size_error));  // read_raw reports errors
+    // Prefixes of whole conv layers: conv1_1 only, conv1_1...conv1_2, ... (the last one is the conv stack).
+    std::vector<RawLayout> prefixes;
+    std::vector<std::size_t> prefix_conv;  // plan index of each prefix's last conv
+    for (std::size_t i = 0; i < pool5_end; ++i)
+      if (plan[i].is_conv) {
+        prefixes.push_back({detail::conv_range(plan, i + 1) + " only", state_dict_specs(plan, i + 1)});
+        prefix_conv.push_back(i);
+      }
     std::vector<RawLayout> layouts;
+    std::string hint;
+    if (!options.last_layer.empty() && end < pool5_end) {
+      // Asked for the front of the network: any prefix holding at least the convs it needs will do.
+      std::size_t needed = 0;
+      for (std::size_t i = 0; i < end; ++i) needed += plan[i].is_conv;
+      std::size_t match = needed == 0 ? 0 : needed - 1;
+      for (std::size_t k = match; k + 1 < prefixes.size(); ++k)
+        if (element_count(prefixes[k].tensors) * 4 == bytes) match = k;
+      if (needed > 0 && match + 1 < prefixes.size()) layouts.push_back(prefixes[match]);
+    } else if (options.last_layer.empty()) {
+      // A file that covers whole conv layers only loads when asked for: say which option would do it.
+      for (std::size_t k = 0; k + 1 < prefixes.size(); ++k)
+        if (element_count(prefixes[k].tensors) * 4 == bytes) {
+          const std::string& last = plan[prefix_conv[k]].name;
+          hint = "it matches " + detail::conv_range(plan, prefix_conv[k] + 1) + " exactly: load it with last_layer \"" + last +
+                 "\" (CLI: --last-layer " + last + ")";
+        }
+    }
     const std::string model = to_string(variant);
-    const std::size_t convs_end = std::min(end, pool5_end);
-    if (!options.last_layer.empty() && convs_end < pool5_end)
-      layouts.push_back({detail::conv_range(plan, convs_end) + " only", state_dict_specs(plan, convs_end)});
     layouts.push_back({model + " conv stack", state_dict_specs(plan, pool5_end)});
     layouts.push_back({model + " full model", state_dict_specs(plan, plan.size())});
-    std::string hint;
-    if (options.last_layer.empty()) {
-      // A file that covers whole conv layers only loads when asked for: say which option would do it.
-      std::size_t bytes = 0;
-      try { bytes = detail::MappedFile(path).size(); } catch (const Error&) {}
-      for (std::size_t i = 0; i < pool5_end; ++i)
-        if (plan[i].is_conv && element_count(state_dict_specs(plan, i + 1)) * 4 == bytes)
-          hint = "it matches " + detail::conv_range(plan, i + 1) + " exactly: load it with last_layer \"" + plan[i].name +
-                 "\" (CLI: --last-layer " + plan[i].name + ")";
-    }
     table = read_raw(path, layouts, hint);
   }
 
   detail::TensorLookup lookup(table);
-  const bool wants_classifier = end > pool5_end;
+  bool wants_classifier = false;  // a layer with weights after pool5 (avgpool and flatten have none)
+  for (std::size_t i = pool5_end; i < end; ++i) wants_classifier = wants_classifier || plan[i].is_linear;
   const bool file_has_classifier = lookup.find("classifier.0.weight") || lookup.find("classifier.6.weight");
   if (options.last_layer.empty()) end = file_has_classifier ? plan.size() : pool5_end;
   else if (wants_classifier && !file_has_classifier)

@@ -41,15 +41,25 @@ inline std::uint64_t read_u64_le(const unsigned char* p) noexcept {
 
 /// Parses JSON, refusing duplicate keys in any object (nlohmann would silently keep the last one).
 inline nlohmann::json parse_json_no_duplicates(const char* begin, const char* end, const std::string& path) {
-  std::vector<std::set<std::string>> keys_in_open_objects;
+  struct OpenObject {
+    std::string key;  // the key this object is the value of ("" for the header itself)
+    std::set<std::string> keys;
+  };
+  std::vector<OpenObject> open_objects;
+  std::string last_key;
   auto callback = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;
-    if (event == E::object_start) keys_in_open_objects.emplace_back();
-    else if (event == E::object_end && !keys_in_open_objects.empty()) keys_in_open_objects.pop_back();
-    else if (event == E::key && !keys_in_open_objects.empty()) {
-      const std::string key = parsed.get<std::string>();
-      if (!keys_in_open_objects.back().insert(key).second)
-        throw Error(path, key, "appears twice in the safetensors header (duplicate names are not allowed)");
+    if (event == E::object_start) {
+      open_objects.push_back({open_objects.empty() ? std::string() : last_key, {}});
+    } else if (event == E::object_end && !open_objects.empty()) {
+      open_objects.pop_back();
+    } else if (event == E::key && !open_objects.empty()) {
+      last_key = parsed.get<std::string>();
+      if (!open_objects.back().keys.insert(last_key).second) {
+        if (open_objects.size() == 1)
+          throw Error(path, last_key, "tensor name appears twice in the safetensors header (names must be unique)");
+        throw Error(path, open_objects.back().key + "." + last_key, "key appears twice in this entry");
+      }
     }
     return true;
   };
@@ -153,8 +163,10 @@ inline TensorTable read_safetensors(const std::string& path) {
       throw Error(path, name + ".data_offsets", "bytes [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
                                                     ") overlap tensor " + *previous);
     if (r.begin > expected)
-      throw Error(path, name + ".data_offsets", "starts at " + std::to_string(r.begin) + " but the previous tensor ends at " +
-                                                    std::to_string(expected) + " (data must be contiguous, no holes)");
+      throw Error(path, name + ".data_offsets",
+                  "starts at " + std::to_string(r.begin) +
+                      (previous ? " but the previous tensor ends at " + std::to_string(expected) : std::string(" but data must start at byte 0")) +
+                      " (data must be contiguous, no holes)");
     expected = r.end;
     previous = &name;
   }

@@ -1,0 +1,483 @@
+// make_grid: one layer's activation (1,C,H,W) as a picture, chosen channels side by side in a grid.
+//
+// The defaults draw the classic tutorial's figure: the first 16 channels, 8 columns (so 2 rows), each
+// channel min-max scaled on its own, grey, at its native size. Options choose other channels (a list,
+// all, the top K by mean activation), cell upscaling, a shared value range for the whole layer or the
+// whole network (CNN Explainer's "module" and "global" scales), percentile clipping, colour maps,
+// channel-index labels and a colour bar.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "colormap.hpp"
+#include "detail/font.hpp"
+#include "detail/parallel.hpp"
+#include "error.hpp"
+#include "image8.hpp"
+#include "recorder.hpp"
+#include "tensor.hpp"
+
+namespace fmviz {
+
+/// Which channels of a layer a grid shows.
+struct ChannelSelection {
+  enum class Kind {
+    first,  ///< channels 0 .. count-1 (fewer if the layer has fewer)
+    list,   ///< exactly `channels`, in that order
+    all,    ///< every channel
+    top,    ///< the `count` channels of highest mean activation, highest first (ties: lower index first)
+  };
+  Kind kind = Kind::first;
+  std::size_t count = 16;              ///< for first and top
+  std::vector<std::size_t> channels;   ///< for list
+
+  static ChannelSelection first(std::size_t n) { return {Kind::first, n, {}}; }
+  static ChannelSelection all() { return {Kind::all, 0, {}}; }
+  static ChannelSelection top(std::size_t k) { return {Kind::top, k, {}}; }
+  static ChannelSelection only(std::vector<std::size_t> list) { return {Kind::list, 0, std::move(list)}; }
+};
+
+/// Reads a channel choice: "N" (the first N channels), "all", "topK" (the K channels of highest mean
+/// activation), or a comma-separated list of channels and inclusive ranges such as "0-7,42" (a single
+/// channel alone is written as a range, "42-42", since a lone number means the first N). Throws
+/// fmviz::Error quoting the accepted syntax.
+inline ChannelSelection parse_channels(const std::string& text) {
+  const auto fail = [&](const std::string& why) -> ChannelSelection {
+    throw Error({}, "channels",
+                "cannot read \"" + text + "\" (" + why +
+                    "): expected N (the first N channels), all, topK (the K channels of highest mean) or a list of channels and ranges such as 0-7,42");
+  };
+  const auto number = [&](const std::string& s, std::size_t& out) {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+    out = static_cast<std::size_t>(std::stoul(s));
+    return true;
+  };
+  std::size_t n = 0;
+  if (text == "all") return ChannelSelection::all();
+  if (text.compare(0, 3, "top") == 0) {
+    if (!number(text.substr(3), n)) return fail("top needs a count, as in top8");
+    if (n == 0) return fail("top0 selects nothing");
+    return ChannelSelection::top(n);
+  }
+  if (number(text, n)) {
+    if (n == 0) return fail("0 selects nothing");
+    return ChannelSelection::first(n);
+  }
+  std::vector<std::size_t> list;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const std::size_t dash = item.find('-');
+    std::size_t a = 0, b = 0;
+    if (dash == std::string::npos) {
+      if (!number(item, a)) return fail(item.empty() ? "empty list item" : "\"" + item + "\" is not a channel number");
+      b = a;
+    } else if (!number(item.substr(0, dash), a) || !number(item.substr(dash + 1), b)) {
+      return fail("\"" + item + "\" is not a range such as 0-7");
+    } else if (a > b) {
+      return fail("range " + item + " runs backwards");
+    }
+    if (b - a >= 100000 || list.size() > 100000) return fail("too many channels");
+    for (std::size_t c = a; c <= b; ++c) list.push_back(c);
+    start = comma + 1;
+  }
+  return ChannelSelection::only(std::move(list));
+}
+
+/// The selection in parse_channels' syntax ("16", "all", "top8", "0-7,42-42" style lists).
+inline std::string to_string(const ChannelSelection& sel) {
+  switch (sel.kind) {
+    case ChannelSelection::Kind::first: return std::to_string(sel.count);
+    case ChannelSelection::Kind::all: return "all";
+    case ChannelSelection::Kind::top: return "top" + std::to_string(sel.count);
+    case ChannelSelection::Kind::list: break;
+  }
+  std::string s;
+  for (std::size_t i = 0; i < sel.channels.size();) {
+    std::size_t j = i;
+    while (j + 1 < sel.channels.size() && sel.channels[j + 1] == sel.channels[j] + 1) ++j;
+    s += (s.empty() ? "" : ",") + std::to_string(sel.channels[i]) + "-" + std::to_string(sel.channels[j]);
+    i = j + 1;
+  }
+  return s;
+}
+
+/// Over which values the colour map's ends are fitted.
+enum class NormScope {
+  channel,  ///< each channel its own min and max (the classic tutorial)
+  layer,    ///< one range over all channels of the layer (all of them, not only those shown)
+  network,  ///< one range over every recorded layer (GridOptions::network_range, see network_range())
+};
+
+inline const char* to_string(NormScope scope) noexcept {
+  switch (scope) {
+    case NormScope::channel: return "channel";
+    case NormScope::layer: return "layer";
+    case NormScope::network: return "network";
+  }
+  return "?";
+}
+
+/// "channel", "layer" or "network"; throws fmviz::Error listing them.
+inline NormScope parse_norm_scope(const std::string& name) {
+  for (NormScope s : {NormScope::channel, NormScope::layer, NormScope::network})
+    if (name == to_string(s)) return s;
+  throw Error({}, "scope", "unknown normalisation scope \"" + name + "\" (accepted: channel, layer, network)");
+}
+
+/// Values mapped to the two ends of a colour map.
+struct ValueRange {
+  float lo = 0.0f, hi = 0.0f;
+};
+
+namespace detail {
+
+inline void check_clip(double clip_percent) {
+  if (!(clip_percent >= 0.0 && clip_percent < 50.0))
+    throw Error({}, "clip_percent", "must be at least 0 and below 50, got " + std::to_string(clip_percent));
+}
+
+/// Percentile q (0..100) of the values, interpolated linearly between order statistics (numpy's default).
+inline float percentile(std::vector<float>& v, double q) {
+  const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
+  const std::size_t i = static_cast<std::size_t>(pos);
+  const double f = pos - static_cast<double>(i);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  const double a = v[i];
+  if (f == 0.0 || i + 1 >= v.size()) return static_cast<float>(a);
+  const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(i) + 1, v.end());
+  return static_cast<float>(a + f * (b - a));
+}
+
+template <typename T>
+struct Span {
+  const T* data;
+  std::size_t size;
+};
+
+/// Min and max of the finite values (NaN and infinities are ignored; none at all gives {0, 0}); with
+/// clip_percent p > 0, the p-th and (100-p)-th percentiles instead.
+template <typename T>
+ValueRange range_of(const std::vector<Span<T>>& spans, double clip_percent) {
+  check_clip(clip_percent);
+  if (clip_percent == 0.0) {
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (const Span<T>& s : spans)
+      for (std::size_t i = 0; i < s.size; ++i) {
+        const double v = static_cast<double>(s.data[i]);
+        if (!std::isfinite(v)) continue;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+    if (lo > hi) return {};
+    return {static_cast<float>(lo), static_cast<float>(hi)};
+  }
+  std::vector<float> values;
+  std::size_t total = 0;
+  for (const Span<T>& s : spans) total += s.size;
+  values.reserve(total);
+  for (const Span<T>& s : spans)
+    for (std::size_t i = 0; i < s.size; ++i)
+      if (std::isfinite(s.data[i])) values.push_back(static_cast<float>(s.data[i]));
+  if (values.empty()) return {};
+  const float lo = percentile(values, clip_percent);
+  const float hi = percentile(values, 100.0 - clip_percent);
+  return {lo, hi};
+}
+
+/// The range centred on zero that holds `r`: [-m, m] with m = max(|lo|, |hi|).
+inline ValueRange symmetric(ValueRange r) noexcept {
+  const float m = std::max(std::fabs(r.lo), std::fabs(r.hi));
+  return {-m, m};
+}
+
+/// Maps values to [0, 1]: (v - lo) / (hi - lo). An empty range (hi <= lo) maps everything to 0
+/// (the darkest colour), or to 0.5 (white) for the diverging map.
+struct Normaliser {
+  double lo, width, flat;
+  Normaliser(ValueRange r, Colormap map)
+      : lo(r.lo), width(static_cast<double>(r.hi) - r.lo), flat(map == Colormap::diverging ? 0.5 : 0.0) {}
+  double operator()(double v) const noexcept { return width > 0.0 ? (v - lo) / width : flat; }
+};
+
+struct Dims {
+  std::size_t c, h, w;
+};
+
+template <typename T>
+Dims activation_dims(const Tensor<T>& t, const char* what) {
+  const Shape& s = t.shape();
+  if (!((s.size() == 4 && s[0] == 1) || s.size() == 3) || t.size() == 0)
+    throw Error({}, what, "expected a non-empty (1,C,H,W) or (C,H,W) activation, got shape " + shape_to_string(s));
+  const std::size_t o = s.size() - 3;
+  return {s[o], s[o + 1], s[o + 2]};
+}
+
+inline std::string format_value(float v) {
+  if (v == 0.0f) return "0";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", static_cast<double>(v));
+  return buf;
+}
+
+inline void fill_rect(Image8& img, std::size_t x0, std::size_t y0, std::size_t x1, std::size_t y1,
+                      const std::array<std::uint8_t, 3>& rgb) {
+  x1 = std::min(x1, img.width);
+  y1 = std::min(y1, img.height);
+  for (std::size_t y = y0; y < y1; ++y)
+    for (std::size_t x = x0; x < x1; ++x) std::memcpy(img.pixel(x, y), rgb.data(), 3);
+}
+
+/// The one-channel copy of an RGB image whose pixels are all grey.
+inline Image8 to_grey(const Image8& rgb) {
+  Image8 g(rgb.width, rgb.height, 1);
+  for (std::size_t i = 0; i < g.pixels.size(); ++i) g.pixels[i] = rgb.pixels[3 * i];
+  return g;
+}
+
+constexpr std::size_t max_picture_pixels = std::size_t(1) << 28;
+
+inline void check_picture_size(std::size_t w, std::size_t h, const char* what) {
+  if (w == 0 || h == 0 || w > max_picture_pixels || h > max_picture_pixels / w)
+    throw Error({}, what, "the picture would be " + std::to_string(w) + " x " + std::to_string(h) + " pixels, more than " +
+                              std::to_string(max_picture_pixels) + " (use fewer channels or a smaller min_cell)");
+}
+
+}  // namespace detail
+
+/// The value range of all of `t` (see GridOptions::clip_percent for clip_percent).
+template <typename T>
+ValueRange value_range(const Tensor<T>& t, double clip_percent = 0.0) {
+  return detail::range_of<T>({{t.data(), t.size()}}, clip_percent);
+}
+
+/// One value range over all the given activations: GridOptions::network_range for NormScope::network.
+template <typename T>
+ValueRange network_range(const std::vector<const Tensor<T>*>& activations, double clip_percent = 0.0) {
+  std::vector<detail::Span<T>> spans;
+  for (const Tensor<T>* t : activations)
+    if (t) spans.push_back({t->data(), t->size()});
+  return detail::range_of(spans, clip_percent);
+}
+
+/// One value range over every layer the recorder holds.
+template <typename T>
+ValueRange network_range(const ActivationRecorder<T>& recorder, double clip_percent = 0.0) {
+  std::vector<const Tensor<T>*> all;
+  for (const std::string& name : recorder.names()) all.push_back(&recorder.at(name));
+  return network_range(all, clip_percent);
+}
+
+/// The mean of each channel of a (1,C,H,W) or (C,H,W) activation.
+template <typename T>
+std::vector<double> channel_means(const Tensor<T>& activation) {
+  const detail::Dims d = detail::activation_dims(activation, "activation");
+  const std::size_t plane = d.h * d.w;
+  std::vector<double> means(d.c);
+  for (std::size_t c = 0; c < d.c; ++c) {
+    const T* p = activation.data() + c * plane;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < plane; ++i) sum += static_cast<double>(p[i]);
+    means[c] = sum / static_cast<double>(plane);
+  }
+  return means;
+}
+
+/// The channels `sel` picks from `activation`, in the order they are shown. First N and top K take
+/// what there is when the layer has fewer channels; a listed channel out of range throws fmviz::Error.
+template <typename T>
+std::vector<std::size_t> select_channels(const Tensor<T>& activation, const ChannelSelection& sel) {
+  const detail::Dims d = detail::activation_dims(activation, "activation");
+  std::vector<std::size_t> out;
+  switch (sel.kind) {
+    case ChannelSelection::Kind::first:
+    case ChannelSelection::Kind::all:
+      out.resize(sel.kind == ChannelSelection::Kind::all ? d.c : std::min(sel.count, d.c));
+      std::iota(out.begin(), out.end(), std::size_t{0});
+      break;
+    case ChannelSelection::Kind::top: {
+      const std::vector<double> means = channel_means(activation);
+      out.resize(d.c);
+      std::iota(out.begin(), out.end(), std::size_t{0});
+      std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) { return means[a] > means[b]; });
+      out.resize(std::min(sel.count, d.c));
+      break;
+    }
+    case ChannelSelection::Kind::list:
+      for (std::size_t c : sel.channels)
+        if (c >= d.c)
+          throw Error({}, "channels", "channel " + std::to_string(c) + " does not exist: this layer has channels 0-" + std::to_string(d.c - 1));
+      out = sel.channels;
+      break;
+  }
+  if (out.empty()) throw Error({}, "channels", "the selection \"" + to_string(sel) + "\" picks no channel");
+  return out;
+}
+
+struct GridOptions {
+  ChannelSelection channels;                        ///< default: the first 16
+  std::size_t columns = 8;                          ///< at most this many cells per row; rows follow
+  std::size_t padding = 2;                          ///< pixels between cells and around the grid
+  std::array<std::uint8_t, 3> border{255, 255, 255};  ///< colour of the padding (and of the colour bar's area)
+  std::size_t min_cell = 0;                         ///< upscale cells (nearest, whole factors) until both sides reach this; 0: native size
+  NormScope scope = NormScope::channel;
+  double clip_percent = 0.0;                        ///< > 0: fit the range to the p-th and (100-p)-th percentiles instead of min and max
+  std::optional<ValueRange> network_range;         ///< required by NormScope::network; see network_range()
+  Colormap colormap = Colormap::grey;               ///< diverging: ranges become symmetric about zero, white = 0
+  bool labels = false;                              ///< channel index in each cell's top-left corner
+  bool legend = false;                              ///< colour bar under the grid with the value range ("min"/"max" for per-channel scaling)
+};
+
+/// A rendered grid and what it shows.
+struct Grid {
+  Image8 image;                       ///< 1 channel (grey) when every colour in it is grey (the default), else RGB
+  std::vector<std::size_t> channels;  ///< the channels shown, in reading order (left to right, top to bottom)
+  std::vector<ValueRange> ranges;     ///< per shown channel: the values mapped to the colour map's two ends
+  ValueRange range;                   ///< the shared range (layer, network scope); for channel scope the lowest lo and highest hi
+  std::size_t rows = 0, columns = 0;  ///< cells per column and per row
+  std::size_t cell_width = 0, cell_height = 0;  ///< a cell's size in pixels (W * scale, H * scale)
+  std::size_t scale = 1;              ///< nearest-neighbour upscale factor of each cell
+};
+
+/// Renders the chosen channels of `activation`, shape (1,C,H,W) or (C,H,W). Image size:
+/// columns * cell_width + (columns + 1) * padding by rows * cell_height + (rows + 1) * padding, plus the
+/// colour bar's strip when legend is on. A channel (or layer) whose values are all equal is drawn in
+/// the colour map's low end (white for the diverging map at zero).
+template <typename T>
+Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
+  const detail::Dims d = detail::activation_dims(activation, "activation");
+  if (options.columns == 0) throw Error({}, "columns", "must be at least 1");
+  detail::check_clip(options.clip_percent);
+  if (options.min_cell > 16384) throw Error({}, "min_cell", "must be at most 16384, got " + std::to_string(options.min_cell));
+
+  Grid g;
+  g.channels = select_channels(activation, options.channels);
+  const std::size_t n = g.channels.size();
+  const std::size_t plane = d.h * d.w;
+  const bool diverging = options.colormap == Colormap::diverging;
+
+  // Value ranges.
+  g.ranges.resize(n);
+  if (options.scope == NormScope::channel) {
+    detail::parallel_for(n, [&](std::size_t k) {
+      const T* p = activation.data() + g.channels[k] * plane;
+      ValueRange r = detail::range_of<T>({{p, plane}}, options.clip_percent);
+      g.ranges[k] = diverging ? detail::symmetric(r) : r;
+    }, n * plane > (std::size_t(1) << 16));
+    g.range = g.ranges[0];
+    for (const ValueRange& r : g.ranges) {
+      g.range.lo = std::min(g.range.lo, r.lo);
+      g.range.hi = std::max(g.range.hi, r.hi);
+    }
+  } else {
+    ValueRange r;
+    if (options.scope == NormScope::layer) {
+      r = value_range(activation, options.clip_percent);
+    } else {
+      if (!options.network_range)
+        throw Error({}, "network_range", "normalisation scope network needs GridOptions::network_range (see fmviz::network_range)");
+      r = *options.network_range;
+    }
+    g.range = diverging ? detail::symmetric(r) : r;
+    std::fill(g.ranges.begin(), g.ranges.end(), g.range);
+  }
+
+  // Geometry.
+  g.scale = options.min_cell == 0 ? 1 : std::max<std::size_t>(1, (options.min_cell + std::min(d.h, d.w) - 1) / std::min(d.h, d.w));
+  g.cell_width = d.w * g.scale;
+  g.cell_height = d.h * g.scale;
+  g.columns = std::min(options.columns, n);
+  g.rows = (n + g.columns - 1) / g.columns;
+  const std::size_t pad = options.padding;
+  if (pad > 4096) throw Error({}, "padding", "must be at most 4096, got " + std::to_string(pad));
+  std::size_t width = g.columns * g.cell_width + (g.columns + 1) * pad;
+  const std::size_t grid_height = g.rows * g.cell_height + (g.rows + 1) * pad;
+  std::size_t height = grid_height;
+
+  const std::size_t text_scale = std::max<std::size_t>(1, std::min(g.cell_width, g.cell_height) / 80);
+  const std::size_t unit = std::max<std::size_t>(1, text_scale);
+  std::string lo_text, hi_text, mid_text;
+  std::size_t bar_y = 0, bar_h = 0, label_y = 0;
+  if (options.legend) {
+    if (options.scope == NormScope::channel) {  // each cell has its own range: name the ends
+      lo_text = diverging ? "-max" : "min";
+      hi_text = "max";
+    } else {
+      lo_text = detail::format_value(g.range.lo);
+      hi_text = detail::format_value(g.range.hi);
+    }
+    if (diverging) mid_text = "0";
+    const std::size_t margin = std::max(pad, 4 * unit);
+    bar_y = grid_height + (pad == 0 ? margin : margin - pad);
+    bar_h = 12 * unit;
+    label_y = bar_y + bar_h + 3 * unit;
+    height = label_y + detail::text_height(text_scale) + margin;
+    const std::size_t need = detail::text_width(lo_text, text_scale) + detail::text_width(hi_text, text_scale) +
+                             detail::text_width(mid_text, text_scale) + 6 * detail::glyph_advance * text_scale + 2 * margin;
+    width = std::max(width, need);
+  }
+  detail::check_picture_size(width, height, "grid");
+
+  Image8 img(width, height, 3);
+  for (std::size_t i = 0; i < img.pixels.size(); i += 3) std::memcpy(&img.pixels[i], options.border.data(), 3);
+
+  // Cells: each source row is coloured once, widened `scale` times, then copied to `scale` image rows.
+  detail::parallel_for(n, [&](std::size_t k) {
+    const std::size_t x0 = pad + (k % g.columns) * (g.cell_width + pad);
+    const std::size_t y0 = pad + (k / g.columns) * (g.cell_height + pad);
+    const T* p = activation.data() + g.channels[k] * plane;
+    const detail::Normaliser norm(g.ranges[k], options.colormap);
+    std::vector<std::uint8_t> row(g.cell_width * 3);
+    for (std::size_t y = 0; y < d.h; ++y) {
+      for (std::size_t x = 0; x < d.w; ++x) {
+        const auto rgb = colormap_rgb(options.colormap, norm(static_cast<double>(p[y * d.w + x])));
+        for (std::size_t s = 0; s < g.scale; ++s) std::memcpy(&row[(x * g.scale + s) * 3], rgb.data(), 3);
+      }
+      for (std::size_t s = 0; s < g.scale; ++s) std::memcpy(img.pixel(x0, y0 + y * g.scale + s), row.data(), row.size());
+    }
+    if (options.labels) {
+      const std::string text = std::to_string(g.channels[k]);
+      const std::size_t x1 = x0 + g.cell_width, y1 = y0 + g.cell_height;
+      detail::fill_rect(img, x0, y0, std::min(x1, x0 + detail::text_width(text, text_scale) + 2 * unit),
+                        std::min(y1, y0 + detail::text_height(text_scale) + 2 * unit), {0, 0, 0});
+      detail::draw_text(img, x0 + unit, y0 + unit, text, text_scale, {255, 255, 255}, x0, y0, x1, y1);
+    }
+  }, n * plane * g.scale * g.scale > (std::size_t(1) << 16));
+
+  // Colour bar: the map from left (low) to right (high), its range written underneath.
+  if (options.legend) {
+    const std::size_t margin = std::max(pad, 4 * unit);
+    const std::size_t bx0 = margin, bx1 = width - margin;
+    for (std::size_t x = bx0; x < bx1; ++x) {
+      const double t = bx1 - bx0 > 1 ? static_cast<double>(x - bx0) / static_cast<double>(bx1 - bx0 - 1) : 0.0;
+      detail::fill_rect(img, x, bar_y, x + 1, bar_y + bar_h, colormap_rgb(options.colormap, t));
+    }
+    const auto& b = options.border;
+    const bool light = 299 * b[0] + 587 * b[1] + 114 * b[2] > 127500;
+    const std::array<std::uint8_t, 3> ink = light ? std::array<std::uint8_t, 3>{0, 0, 0} : std::array<std::uint8_t, 3>{255, 255, 255};
+    detail::draw_text(img, bx0, label_y, lo_text, text_scale, ink, 0, 0, width, height);
+    detail::draw_text(img, bx1 - detail::text_width(hi_text, text_scale), label_y, hi_text, text_scale, ink, 0, 0, width, height);
+    if (!mid_text.empty())
+      detail::draw_text(img, (bx0 + bx1 - detail::text_width(mid_text, text_scale)) / 2, label_y, mid_text, text_scale, ink, 0, 0,
+                        width, height);
+  }
+
+  const bool grey = colormap_is_grey(options.colormap) && options.border[0] == options.border[1] && options.border[1] == options.border[2];
+  g.image = grey ? detail::to_grey(img) : std::move(img);
+  return g;
+}
+
+}  // namespace fmviz
