@@ -407,8 +407,9 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
   const std::size_t grid_height = g.rows * g.cell_height + (g.rows + 1) * pad;
   std::size_t height = grid_height;
 
-  const std::size_t text_scale = std::max<std::size_t>(1, std::min(g.cell_width, g.cell_height) / 80);
-  const std::size_t unit = std::max<std::size_t>(1, text_scale);
+  // Text (labels, colour-bar values) and the colour bar grow with the cells: font pixels of `unit` x `unit`.
+  const std::size_t unit = std::max<std::size_t>(1, std::min(g.cell_width, g.cell_height) / 80);
+  const std::size_t text_scale = unit;
   std::string lo_text, hi_text, mid_text;
   std::size_t bar_y = 0, bar_h = 0, label_y = 0;
   if (options.legend) {

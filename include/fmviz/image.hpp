@@ -17,6 +17,7 @@
 
 #include "detail/stb.hpp"
 #include "error.hpp"
+#include "image8.hpp"
 #include "tensor.hpp"
 
 namespace fmviz {
@@ -232,6 +233,17 @@ inline RgbImage resize_bilinear(const RgbImage& img, std::size_t width, std::siz
     cur = std::move(out);
   }
   return cur;
+}
+
+/// The image as 8-bit RGB (rounded, clamped to [0, 255]): for writing it out or drawing over it.
+inline Image8 to_image8(const RgbImage& img) {
+  detail::check_image(img, "to_image8");
+  Image8 out(img.width, img.height, 3);
+  for (std::size_t i = 0; i < out.pixels.size(); ++i) {
+    const float v = img.pixels[i];
+    out.pixels[i] = static_cast<std::uint8_t>(v > 0.0f ? (v < 1.0f ? v * 255.0f + 0.5f : 255.0f) : 0.0f);
+  }
+  return out;
 }
 
 /// The image as a 1x3xHxW tensor, normalised for the network as `preset` says.

@@ -136,14 +136,7 @@ Image8 overlay(const Image8& photo, const Tensor<T>& activation, const OverlayOp
 /// The same for a photo as read_image returns it (RGB floats in [0, 1]).
 template <typename T>
 Image8 overlay(const RgbImage& photo, const Tensor<T>& activation, const OverlayOptions& options = {}) {
-  if (photo.width == 0 || photo.height == 0 || photo.pixels.size() != photo.width * photo.height * 3)
-    throw Error({}, "photo", "not a valid RGB image (" + std::to_string(photo.width) + " x " + std::to_string(photo.height) + ")");
-  Image8 img(photo.width, photo.height, 3);
-  for (std::size_t i = 0; i < img.pixels.size(); ++i) {
-    const float v = photo.pixels[i];
-    img.pixels[i] = static_cast<std::uint8_t>(v > 0.0f ? (v < 1.0f ? v * 255.0f + 0.5f : 255.0f) : 0.0f);
-  }
-  return overlay(img, activation, options);
+  return overlay(to_image8(photo), activation, options);
 }
 
 }  // namespace fmviz

@@ -1,11 +1,16 @@
 // The one header a consumer includes: VGG networks, weights, activations, images and outputs.
 #pragma once
 
+#include "colormap.hpp"
 #include "error.hpp"
+#include "filters.hpp"
+#include "gallery.hpp"
+#include "grid.hpp"
 #include "image.hpp"
 #include "image8.hpp"
 #include "network.hpp"
 #include "npy.hpp"
+#include "overlay.hpp"
 #include "png.hpp"
 #include "recorder.hpp"
 #include "tensor.hpp"

@@ -132,15 +132,14 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
       for (std::size_t k = match; k + 1 < prefixes.size(); ++k)
         if (element_count(prefixes[k].tensors) * 4 == bytes) match = k;
       if (needed > 0 && match + 1 < prefixes.size()) layouts.push_back(prefixes[match]);
-    } else if (options.last_layer.empty()) {
-      // A file that covers whole conv layers only loads when asked for: say which option would do it.
-      for (std::size_t k = 0; k + 1 < prefixes.size(); ++k)
-        if (element_count(prefixes[k].tensors) * 4 == bytes) {
-          const std::string& last = plan[prefix_conv[k]].name;
-          hint = "it matches " + detail::conv_range(plan, prefix_conv[k] + 1) + " exactly: load it with last_layer \"" + last +
-                 "\" (CLI: --last-layer " + last + ")";
-        }
     }
+    // A file that covers fewer whole conv layers only loads when asked for: say which option would do it.
+    for (std::size_t k = 0; k + 1 < prefixes.size(); ++k)
+      if (element_count(prefixes[k].tensors) * 4 == bytes) {
+        const std::string& last = plan[prefix_conv[k]].name;
+        hint = "it matches " + detail::conv_range(plan, prefix_conv[k] + 1) + " exactly: load it with last_layer \"" + last +
+               "\" (CLI: --last-layer " + last + ")";
+      }
     const std::string model = to_string(variant);
     layouts.push_back({model + " conv stack", state_dict_specs(plan, pool5_end)});
     layouts.push_back({model + " full model", state_dict_specs(plan, plan.size())});

@@ -67,7 +67,8 @@ class Outputs(CliCase):
         out = os.path.join(self.tmp, "out")
         self.run_cli("--weights", weights(key), "--image", PHOTO, "--out", out, "--npy", "--quiet", *extra, expect=0)
         self.assertEqual(sorted(f for f in os.listdir(out) if f.endswith(".npy")), sorted(n + ".npy" for n in CONVS))
-        self.assertEqual(sorted(f for f in os.listdir(out) if f.endswith(".png")), sorted(n + ".png" for n in CONVS))
+        self.assertEqual(sorted(f for f in os.listdir(out) if f.endswith(".png")), sorted([n + ".png" for n in CONVS] + ["input.png"]))
+        self.assertTrue(os.path.isfile(os.path.join(out, "index.html")))
         self.assertFalse([f for f in os.listdir(out) if ".tmp" in f])
         self.assert_matches(out, ref_dir, relu=relu)
 
@@ -103,7 +104,11 @@ class Outputs(CliCase):
         self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-i", os.path.join(other, os.path.basename(PHOTO)),
                      "-i", os.path.join(IMAGES, "png_rgb.png"), "-o", out, "--npy", "-q", expect=0)
         stem = os.path.splitext(os.path.basename(PHOTO))[0]
-        self.assertEqual(sorted(os.listdir(out)), sorted([stem, stem + "-2", "png_rgb"]))
+        self.assertEqual(sorted(os.listdir(out)), sorted([stem, stem + "-2", "png_rgb", "index.html"]))
+        index = open(os.path.join(out, "index.html")).read()
+        for folder in [stem, stem + "-2", "png_rgb"]:
+            self.assertIn(f'href="{folder}/index.html"', index)
+            self.assertTrue(os.path.isfile(os.path.join(out, folder, "index.html")))
         self.assert_matches(os.path.join(out, stem), "f32")
         self.assert_matches(os.path.join(out, stem + "-2"), "f32")
 

@@ -1,146 +1,36 @@
-// fmviz: run images through VGG16 and write every conv layer's feature maps as pictures and arrays.
-#include <fmviz/image.hpp>
-#include <fmviz/npy.hpp>
-#include <fmviz/png.hpp>
+// fmviz: run images through VGG16 and write every conv layer's feature maps as pictures, arrays and a gallery.
 #include <fmviz/vgg.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <new>
-#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
 #endif
 
+#include "options.hpp"
+
 namespace fs = std::filesystem;
+using fmviz_cli::Options;
+using fmviz_cli::UsageError;
 
 namespace {
 
-constexpr const char* usage_text = R"(usage: fmviz --weights FILE --image IMG [--image IMG ...] [--out DIR] [options]
+using Clock = std::chrono::steady_clock;
 
-Runs each image through VGG16 and writes, for every conv layer (conv1_1 ... conv5_3),
-LAYER.png with its first 16 feature maps, each min-max scaled to grey.
-
-required:
-  -w, --weights FILE      VGG16 weights: raw float32 .bin (conv stack or full model,
-                          torchvision state_dict order) or .safetensors (F32/F16/BF16,
-                          torchvision or timm names)
-  -i, --image FILE        an image (JPEG, PNG, BMP, TGA, GIF, PSD, HDR); repeat for several
-
-options:
-  -o, --out DIR           output folder (default: fmviz-out); with several images, one
-                          sub-folder per image, named after the file
-      --npy               also write LAYER.npy per conv layer: float32, C order, shape (C,H,W)
-      --tap conv|relu     record the conv output before ReLU (default) or after it
-      --last-layer NAME   run (and load weights) only up to this layer, e.g. conv3_1; needed
-                          for raw files that hold only the first conv layers
-      --preset torchvision|caffe
-                          input normalisation: ImageNet mean/std on RGB (default), or the
-                          original VGG release's BGR 0-255 minus the mean
-      --size N            resize images to N x N before the network (default 224)
-      --threads N         threads to use (default: all cores)
-      --progress          report progress on stderr even when it is not a terminal
-  -q, --quiet             no progress or notes on stderr
-  -h, --help              show this help and exit
-      --version           show the version and exit
-
-Exit status: 0 on success, 1 when an input or output fails, 2 on a bad command line.
-Every file is written under a temporary name and renamed, so a failure leaves no partial file.
-)";
-
-struct UsageError {
-  std::string message;
-};
-
-struct Options {
-  std::string weights;
-  std::vector<std::string> images;
-  std::string out = "fmviz-out";
-  bool npy = false;
-  fmviz::Tap tap = fmviz::Tap::conv;
-  std::string last_layer;
-  fmviz::Preset preset = fmviz::Preset::torchvision;
-  std::size_t size = 224;
-  int threads = 0;
-  bool progress = false, quiet = false, help = false, version = false;
-};
-
-std::size_t parse_count(const std::string& flag, const std::string& value, std::size_t min, std::size_t max) {
-  std::size_t pos = 0;
-  unsigned long long v = 0;
-  try {
-    if (value.empty() || value[0] == '-' || value[0] == '+') throw std::invalid_argument(value);
-    v = std::stoull(value, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos != value.size() || pos == 0 || v < min || v > max)
-    throw UsageError{flag + " expects a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", got '" + value + "'"};
-  return static_cast<std::size_t>(v);
-}
-
-Options parse_args(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_inline_value = false;
-    if (arg.rfind("--", 0) == 0) {
-      const auto eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        has_inline_value = true;
-      }
-    }
-    auto take_value = [&]() -> std::string {
-      if (has_inline_value) return value;
-      // "-i --out x" is a forgotten value, not an image named "--out" (write --image=-odd-name for that).
-      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) throw UsageError{arg + " needs a value"};
-      return argv[++i];
-    };
-    auto no_value = [&] {
-      if (has_inline_value) throw UsageError{arg + " takes no value"};
-    };
-    if (arg == "-h" || arg == "--help") { no_value(); o.help = true; }
-    else if (arg == "--version") { no_value(); o.version = true; }
-    else if (arg == "-w" || arg == "--weights") {
-      if (!o.weights.empty()) throw UsageError{"--weights given twice"};
-      o.weights = take_value();
-    } else if (arg == "-i" || arg == "--image") o.images.push_back(take_value());
-    else if (arg == "-o" || arg == "--out") o.out = take_value();
-    else if (arg == "--npy") { no_value(); o.npy = true; }
-    else if (arg == "--tap") {
-      const std::string v = take_value();
-      if (v == "conv") o.tap = fmviz::Tap::conv;
-      else if (v == "relu") o.tap = fmviz::Tap::relu;
-      else throw UsageError{"--tap expects conv or relu, got '" + v + "'"};
-    } else if (arg == "--last-layer") o.last_layer = take_value();
-    else if (arg == "--preset") {
-      const std::string v = take_value();
-      if (v == "torchvision") o.preset = fmviz::Preset::torchvision;
-      else if (v == "caffe") o.preset = fmviz::Preset::caffe;
-      else throw UsageError{"--preset expects torchvision or caffe, got '" + v + "'"};
-    } else if (arg == "--size") { o.size = parse_count("--size", take_value(), 32, 4096); }
-    else if (arg == "--threads") o.threads = static_cast<int>(parse_count("--threads", take_value(), 1, 1024));
-    else if (arg == "--progress") { no_value(); o.progress = true; }
-    else if (arg == "-q" || arg == "--quiet") { no_value(); o.quiet = true; }
-    else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option '" + arg + "'"};
-    else throw UsageError{"unexpected argument '" + arg + "' (images are given with --image)"};
-  }
-  if (o.help || o.version) return o;
-  if (o.weights.empty()) throw UsageError{"--weights FILE is required"};
-  if (o.images.empty()) throw UsageError{"at least one --image FILE is required"};
-  if (o.out.empty()) throw UsageError{"--out needs a folder name"};
-  return o;
+std::string seconds_since(Clock::time_point start) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fs", std::chrono::duration<double>(Clock::now() - start).count());
+  return buf;
 }
 
 bool stderr_is_terminal() {
@@ -149,23 +39,6 @@ bool stderr_is_terminal() {
 #else
   return false;
 #endif
-}
-
-// The first 16 channels side by side, each min-max scaled to grey.
-fmviz::Image8 channel_strip(const fmviz::Tensor<float>& a) {
-  const std::size_t c = std::min<std::size_t>(16, a.dim(1)), h = a.dim(2), w = a.dim(3), gap = 2;
-  fmviz::Image8 img(c * w + (c - 1) * gap, h, 1, 255);
-  for (std::size_t k = 0; k < c; ++k) {
-    const float* plane = a.channel(0, k);
-    const auto [lo, hi] = std::minmax_element(plane, plane + h * w);
-    const float range = *hi - *lo;
-    for (std::size_t y = 0; y < h; ++y)
-      for (std::size_t x = 0; x < w; ++x) {
-        const float v = range > 0 ? (plane[y * w + x] - *lo) / range : 0.f;
-        *img.pixel(k * (w + gap) + x, y) = static_cast<std::uint8_t>(v * 255.f + 0.5f);
-      }
-  }
-  return img;
 }
 
 // Folder names from file stems, made unique ("cat", "cat-2", ...).
@@ -182,12 +55,51 @@ std::vector<std::string> output_folders(const std::vector<std::string>& images) 
   return names;
 }
 
-using Clock = std::chrono::steady_clock;
+std::vector<std::size_t> all_channels(std::size_t count) {
+  std::vector<std::size_t> channels(count);
+  for (std::size_t c = 0; c < count; ++c) channels[c] = c;
+  return channels;
+}
 
-std::string seconds_since(Clock::time_point start) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2fs", std::chrono::duration<double>(Clock::now() - start).count());
-  return buf;
+// The conv layers to draw, in network order, and the layer the forward can stop after.
+struct Plan {
+  std::vector<std::string> layers;
+  std::string stop_after;
+};
+
+Plan plan_layers(const fmviz::Network<float>& net, const Options& o) {
+  std::vector<std::string> available;
+  const std::size_t last = net.last_index(o.last_layer);
+  for (std::size_t i = 0; i <= last; ++i)
+    if (net.layers()[i].info.kind == fmviz::LayerKind::conv2d) available.push_back(net.layers()[i].info.name);
+  Plan plan{available, o.last_layer};
+  if (o.layers.empty()) return plan;
+  for (const std::string& name : o.layers)
+    if (std::find(available.begin(), available.end(), name) == available.end()) {
+      std::string list;
+      for (const auto& a : available) list += (list.empty() ? "" : ",") + a;
+      throw UsageError{"--layers: '" + name + "' is not a conv layer of this network (accepted: " + list + ")"};
+    }
+  plan.layers.clear();
+  for (const std::string& name : available)
+    if (std::find(o.layers.begin(), o.layers.end(), name) != o.layers.end()) plan.layers.push_back(name);
+  plan.stop_after = plan.layers.back();  // nothing after the last chosen layer is needed
+  return plan;
+}
+
+std::vector<std::pair<std::string, std::string>> options_table(const Options& o, const Plan& plan) {
+  const fmviz::GridOptions& g = o.grid;
+  return {{"weights", o.weights},
+          {"tap", o.tap == fmviz::Tap::conv ? "conv output, before ReLU" : "after ReLU"},
+          {"preset", o.preset == fmviz::Preset::torchvision ? "torchvision" : "caffe"},
+          {"input size", std::to_string(o.size) + " x " + std::to_string(o.size)},
+          {"layers", o.layers.empty() ? "all conv layers" : plan.layers.front() + " ... " + plan.layers.back()},
+          {"channels", fmviz::to_string(g.channels)},
+          {"normalisation", std::string(fmviz::to_string(g.scope)) + (g.clip_percent > 0 ? ", clipped at " + std::to_string(g.clip_percent) + "%" : "")},
+          {"colour map", fmviz::to_string(g.colormap)},
+          {"columns", std::to_string(g.columns)},
+          {"minimum cell", g.min_cell ? std::to_string(g.min_cell) + " px" : "native size"},
+          {"threads", std::to_string(fmviz::thread_count())}};
 }
 
 int run(const Options& o) {
@@ -196,50 +108,99 @@ int run(const Options& o) {
   if (o.threads > 0) fmviz::set_thread_count(o.threads);
 
   fmviz::LoadOptions load;
-  load.last_layer = o.last_layer;
+  load.last_layer = o.last_layer.empty() ? "conv5_3" : o.last_layer;  // the classifier is never drawn: don't load it
   const fmviz::Network<float> net = fmviz::load_vgg16<float>(o.weights, load);
   if (!o.quiet)
     for (const std::string& note : net.notes()) std::cerr << "fmviz: note: " << note << "\n";
   if (show_progress) std::cerr << "loaded " << o.weights << " (" << seconds_since(start) << ")\n";
+  const Plan plan = plan_layers(net, o);
+  if (o.filters && !net.has_layer("conv1_1")) throw fmviz::Error(o.weights, "conv1_1", "--filters needs conv1_1");
 
   // Decode every image before writing anything: a bad image fails the run with no output at all.
   fmviz::ImageOptions image_options;
   image_options.size = o.size;
   image_options.preset = o.preset;
-  std::vector<fmviz::Tensor<float>> inputs;
-  for (const std::string& path : o.images) {
-    inputs.push_back(fmviz::load_image<float>(path, image_options));
-    net.output_shape(inputs.back().shape(), o.last_layer);  // a size the network cannot take fails here
-  }
-
-  std::size_t convs = 0;
-  const std::size_t last = net.last_index(o.last_layer);
-  for (std::size_t i = 0; i <= last; ++i) convs += net.layers()[i].info.kind == fmviz::LayerKind::conv2d;
+  std::vector<fmviz::RgbImage> photos;
+  net.output_shape({1, 3, o.size, o.size}, plan.stop_after);  // a size the network cannot take fails here
+  for (const std::string& path : o.images) photos.push_back(fmviz::read_image(path, image_options.max_pixels));
+  std::size_t convs_run = 0;
+  for (std::size_t i = 0; i <= net.last_index(plan.stop_after); ++i)
+    convs_run += net.layers()[i].info.kind == fmviz::LayerKind::conv2d;
 
   const std::vector<std::string> folders = output_folders(o.images);
-  for (std::size_t n = 0; n < inputs.size(); ++n) {
-    const fs::path dir = o.images.size() == 1 ? fs::path(o.out) : fs::path(o.out) / folders[n];
+  const bool several = o.images.size() > 1;
+  std::vector<fmviz::GalleryIndexEntry> index;
+  for (std::size_t n = 0; n < photos.size(); ++n) {
+    const fs::path dir = several ? fs::path(o.out) / folders[n] : fs::path(o.out);
     std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir)) throw fmviz::Error(dir.string(), "out", "cannot create output folder" + (ec ? ": " + ec.message() : std::string()));
+    if (ec || !fs::is_directory(dir))
+      throw fmviz::Error(dir.string(), "out", "cannot create output folder" + (ec ? ": " + ec.message() : std::string()));
 
-    fmviz::ActivationRecorder<float> recorder(o.tap);
+    const fmviz::RgbImage seen = o.size == photos[n].width && o.size == photos[n].height
+                                     ? photos[n]
+                                     : fmviz::resize_bilinear(photos[n], o.size, o.size);
+    fmviz::ActivationRecorder<float> recorder(o.tap, plan.layers);
     std::size_t done = 0;
     auto visitor = [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>& output) {
       recorder(info, output);
       if (show_progress && info.kind == fmviz::LayerKind::conv2d)
-        std::cerr << "[" << ++done << "/" << convs << "] " << info.name << " " << fmviz::shape_to_string(output.shape())
-                  << " (" << seconds_since(start) << ")" << (o.images.size() > 1 ? "  " + o.images[n] : "") << "\n";
+        std::cerr << "[" << ++done << "/" << convs_run << "] " << info.name << " "
+                  << fmviz::shape_to_string(output.shape()) << " (" << seconds_since(start) << ")"
+                  << (several ? "  " + o.images[n] : "") << "\n";
     };
-    net.forward(std::move(inputs[n]), visitor, o.last_layer);
+    net.forward(fmviz::to_tensor<float>(seen, o.preset), visitor, plan.stop_after);
+
+    fmviz::GridOptions grid_options = o.grid;
+    if (grid_options.scope == fmviz::NormScope::network)
+      grid_options.network_range = fmviz::network_range(recorder, grid_options.clip_percent);
+
+    fmviz::GalleryPage page;
+    page.title = "fmviz: " + fs::path(o.images[n]).filename().string();
+    page.input_name = o.images[n];
+    page.input_picture = "input.png";
+    page.options = options_table(o, plan);
+    if (several) page.back_link = "../index.html";
+    fmviz::write_png((dir / "input.png").string(), fmviz::to_image8(seen));
 
     for (const std::string& name : recorder.names()) {
       const fmviz::Tensor<float>& a = recorder.at(name);
-      fmviz::write_png((dir / (name + ".png")).string(), channel_strip(a));
+      const fmviz::Grid grid = fmviz::make_grid(a, grid_options);
+      fmviz::write_png((dir / (name + ".png")).string(), grid.image);
       if (o.npy) fmviz::write_npy((dir / (name + ".npy")).string(), a, {a.dim(1), a.dim(2), a.dim(3)});
+      const fmviz::ValueRange range = fmviz::value_range(a);
+      fmviz::GalleryLayer layer{name, name + ".png", grid.image.width, grid.image.height, {a.dim(1), a.dim(2), a.dim(3)},
+                                range.lo, range.hi, grid.channels, {}};
+      if (o.grid.channels.kind == fmviz::ChannelSelection::Kind::top) layer.note = "the channels of highest mean activation, highest first";
+      page.layers.push_back(layer);
+      if (o.overlay) {
+        fmviz::OverlayOptions overlay_options;
+        if (grid.channels.size() == 1) overlay_options.channel = grid.channels.front();
+        const fmviz::Image8 over = fmviz::overlay(photos[n], a, overlay_options);
+        fmviz::write_png((dir / (name + "_overlay.png")).string(), over);
+        page.layers.push_back({name + " overlay", name + "_overlay.png", over.width, over.height, layer.shape, range.lo, range.hi,
+                               overlay_options.channel ? std::vector<std::size_t>{*overlay_options.channel} : all_channels(a.dim(1)),
+                               overlay_options.channel ? "this channel over the photo" : "the mean over all channels, over the photo"});
+      }
     }
-    if (!o.quiet) std::cerr << "wrote " << recorder.size() << " layers to " << dir.string() << " (" << seconds_since(start) << ")\n";
+    if (o.filters) {
+      fmviz::FilterGridOptions filter_options;
+      filter_options.bgr = o.preset == fmviz::Preset::caffe;
+      const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
+      const fmviz::Grid filters = fmviz::filter_grid(conv, filter_options);
+      fmviz::write_png((dir / "conv1_1_filters.png").string(), filters.image);
+      const auto& w = conv.weight();
+      page.layers.push_back({"conv1_1 filters", "conv1_1_filters.png", filters.image.width, filters.image.height,
+                             {w.dim(0), w.dim(1), w.dim(2), w.dim(3)}, filters.range.lo, filters.range.hi, filters.channels,
+                             "the weights of conv1_1, one colour patch per filter"});
+    }
+    fmviz::write_gallery((dir / "index.html").string(), page);
+    index.push_back({fs::path(o.images[n]).filename().string(), folders[n], folders[n] + "/input.png"});
+    if (!o.quiet)
+      std::cerr << "wrote " << recorder.size() << " layers to " << dir.string() << " (" << seconds_since(start) << ")\n";
   }
+  if (several) fmviz::write_gallery_index((fs::path(o.out) / "index.html").string(), "fmviz: " + std::to_string(index.size()) + " images", index);
+  if (!o.quiet) std::cerr << "open " << (fs::path(o.out) / "index.html").string() << " to see them\n";
   return 0;
 }
 
@@ -248,21 +209,24 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   Options options;
   try {
-    options = parse_args(argc, argv);
+    options = fmviz_cli::parse_args(argc, argv);
   } catch (const UsageError& e) {
     std::cerr << "fmviz: " << e.message << " (see fmviz --help)\n";
     return 2;
   }
   if (options.help) {
-    std::cout << usage_text;
+    std::cout << fmviz_cli::usage_text;
     return 0;
   }
   if (options.version) {
-    std::cout << "fmviz " << FMVIZ_VERSION_MAJOR << "." << FMVIZ_VERSION_MINOR << "." << FMVIZ_VERSION_PATCH << "\n";
+    std::cout << "fmviz " << FMVIZ_VERSION_STRING << "\n";
     return 0;
   }
   try {
     return run(options);
+  } catch (const UsageError& e) {
+    std::cerr << "fmviz: " << e.message << " (see fmviz --help)\n";
+    return 2;
   } catch (const fmviz::Error& e) {
     std::cerr << "fmviz: error: " << e.what() << "\n";
   } catch (const std::bad_alloc&) {

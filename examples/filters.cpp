@@ -1,0 +1,32 @@
+// What the first layer looks for: conv1_1's 64 filters as enlarged colour patches (3x3 weights each,
+// scaled together so their colours compare). The filters are weights, so no image is needed.
+//
+//   filters WEIGHTS OUT.png [--caffe]
+//     --caffe   the weights expect BGR input (the original Oxford release): draw their planes as RGB
+#include <fmviz/filters.hpp>
+#include <fmviz/vgg.hpp>
+
+#include <iostream>
+#include <string>
+
+int main(int argc, char** argv) try {
+  if (argc < 3) {
+    std::cerr << "usage: filters WEIGHTS OUT.png [--caffe]\n";
+    return 2;
+  }
+  fmviz::FilterGridOptions options;  // all 64 filters, 8 columns, 8x8 pixels per weight
+  for (int i = 3; i < argc; ++i) {
+    if (std::string(argv[i]) == "--caffe") options.bgr = true;
+    else { std::cerr << "filters: unknown option " << argv[i] << "\n"; return 2; }
+  }
+  fmviz::LoadOptions load;
+  load.last_layer = "conv1_1";  // only the first layer's weights are needed
+  const auto net = fmviz::load_vgg16<float>(argv[1], load);
+  const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
+  const fmviz::Grid grid = fmviz::filter_grid(conv, options);
+  fmviz::write_png(argv[2], grid.image);
+  std::cout << "conv1_1: " << grid.channels.size() << " filters, " << grid.rows << " x " << grid.columns << " -> " << argv[2] << "\n";
+} catch (const std::exception& e) {
+  std::cerr << "filters: " << e.what() << "\n";
+  return 1;
+}

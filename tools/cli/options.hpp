@@ -1,0 +1,221 @@
+// The fmviz command line: its options, their defaults and their parsing.
+#pragma once
+
+#include <fmviz/vgg.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fmviz_cli {
+
+inline constexpr const char* usage_text = R"(usage: fmviz --weights FILE --image IMG [--image IMG ...] [--out DIR] [options]
+
+Runs each image through VGG16 and writes, for every conv layer (conv1_1 ... conv5_3), LAYER.png:
+a grid of its feature maps (by default the classic tutorial's figure: the first 16 channels in
+2 rows x 8 columns, each channel min-max scaled, grey), plus index.html showing them all.
+
+required:
+  -w, --weights FILE      VGG16 weights: raw float32 .bin (conv stack or full model, torchvision
+                          state_dict order) or .safetensors (F32/F16/BF16, torchvision or timm names)
+  -i, --image FILE        an image (JPEG, PNG, BMP, TGA, GIF, PSD, HDR); repeat for several
+
+output:
+  -o, --out DIR           output folder (default: fmviz-out); with several images, one sub-folder
+                          per image, named after the file, and an index.html linking them
+      --npy               also write LAYER.npy per conv layer: float32, C order, shape (C,H,W)
+      --overlay           also write LAYER_overlay.png: the layer's mean over all channels (or the
+                          one channel, if only one is shown) upsampled and coloured over the photo
+      --filters           also write conv1_1_filters.png: conv1_1's 64 filters as colour patches
+
+what is drawn:
+      --layers LIST       only these conv layers, e.g. conv1_1,conv3_3 (the network stops after the
+                          last one)
+      --channels SPEC     16 (the first 16, default), all, or a list such as 0-7,42
+      --top K             the K channels with the highest mean activation instead
+      --tap conv|relu     the conv output before ReLU (default) or after it
+      --cols N            cells per row (default 8)
+      --cell PX           enlarge small maps (nearest) until a cell is at least PX wide and high
+                          (default 112, so 14x14 maps stay visible; 0 keeps native size)
+      --norm channel|layer|network
+                          scale each channel to its own min-max (default), or share one range per
+                          layer, or one across every layer run
+      --clip PCT          fit the range to the PCT-th and (100-PCT)-th percentiles (0 <= PCT < 50)
+      --colormap NAME     grey (default), viridis, magma, inferno, plasma, turbo, or diverging
+                          (blue-white-red, white at zero: for signed pre-ReLU values)
+      --labels            channel number in each cell
+      --legend            a colour bar with the value range under each grid
+
+network:
+      --last-layer NAME   run (and load weights) only up to this layer, e.g. conv3_1; needed for raw
+                          files that hold only the first conv layers
+      --preset torchvision|caffe
+                          input normalisation: ImageNet mean/std on RGB (default), or the original
+                          VGG release's BGR 0-255 minus the mean
+      --size N            resize images to N x N before the network (default 224)
+      --threads N         threads to use (default: all cores)
+
+messages:
+      --progress          report progress on stderr even when it is not a terminal
+  -q, --quiet             no progress or notes on stderr
+  -h, --help              show this help and exit
+      --version           show the version and exit
+
+Exit status: 0 on success, 1 when an input or output fails, 2 on a bad command line.
+Every file is written under a temporary name and renamed, so a failure leaves no partial file.
+)";
+
+struct UsageError {
+  std::string message;
+};
+
+struct Options {
+  std::string weights;
+  std::vector<std::string> images;
+  std::string out = "fmviz-out";
+  bool npy = false, overlay = false, filters = false;
+  std::vector<std::string> layers;
+  fmviz::ChannelSelection channels;  // the first 16
+  bool channels_given = false;
+  fmviz::Tap tap = fmviz::Tap::conv;
+  fmviz::GridOptions grid;
+  std::string last_layer;
+  fmviz::Preset preset = fmviz::Preset::torchvision;
+  std::size_t size = 224;
+  int threads = 0;
+  bool progress = false, quiet = false, help = false, version = false;
+};
+
+inline std::size_t parse_count(const std::string& flag, const std::string& value, std::size_t min, std::size_t max) {
+  std::size_t pos = 0;
+  unsigned long long v = 0;
+  try {
+    if (!value.empty() && value[0] != '-' && value[0] != '+') v = std::stoull(value, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos != value.size() || pos == 0 || v < min || v > max)
+    throw UsageError{flag + " expects a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", got '" + value + "'"};
+  return static_cast<std::size_t>(v);
+}
+
+inline double parse_percent(const std::string& flag, const std::string& value) {
+  std::size_t pos = 0;
+  double v = -1;
+  try {
+    v = std::stod(value, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos != value.size() || pos == 0 || !(v >= 0 && v < 50))
+    throw UsageError{flag + " expects a percentage from 0 up to (not including) 50, got '" + value + "'"};
+  return v;
+}
+
+inline std::vector<std::string> split_list(const std::string& flag, const std::string& value) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = value.find(',', start);
+    std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) throw UsageError{flag + " expects a comma-separated list such as conv1_1,conv3_3, got '" + value + "'"};
+    items.push_back(item);
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+// Library parsers throw fmviz::Error for a bad value; on the command line that is a usage error.
+template <typename Parse>
+auto parse_with(const std::string& flag, Parse&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const fmviz::Error& e) {
+    const std::string what = e.what();
+    const std::string prefix = e.field().empty() ? std::string() : e.field() + ": ";
+    throw UsageError{flag + ": " + (what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what)};
+  }
+}
+
+inline Options parse_args(int argc, char** argv) {
+  Options o;
+  o.grid.min_cell = 112;
+  bool top_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    bool has_inline_value = false;
+    if (arg.rfind("--", 0) == 0) {
+      const auto eq = arg.find('=');
+      if (eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_inline_value = true;
+      }
+    }
+    auto take_value = [&]() -> std::string {
+      if (has_inline_value) return value;
+      // "-i --out x" is a forgotten value, not an image named "--out" (write --image=-odd-name for that).
+      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) throw UsageError{arg + " needs a value"};
+      return argv[++i];
+    };
+    auto flag = [&](bool& target) {
+      if (has_inline_value) throw UsageError{arg + " takes no value"};
+      target = true;
+    };
+    if (arg == "-h" || arg == "--help") flag(o.help);
+    else if (arg == "--version") flag(o.version);
+    else if (arg == "-w" || arg == "--weights") {
+      if (!o.weights.empty()) throw UsageError{"--weights given twice"};
+      o.weights = take_value();
+    } else if (arg == "-i" || arg == "--image") o.images.push_back(take_value());
+    else if (arg == "-o" || arg == "--out") o.out = take_value();
+    else if (arg == "--npy") flag(o.npy);
+    else if (arg == "--overlay") flag(o.overlay);
+    else if (arg == "--filters") flag(o.filters);
+    else if (arg == "--layers") o.layers = split_list(arg, take_value());
+    else if (arg == "--channels") {
+      const std::string v = take_value();
+      o.channels = parse_with(arg, [&] { return fmviz::parse_channels(v); });
+      o.channels_given = true;
+    } else if (arg == "--top") {
+      o.channels = fmviz::ChannelSelection::top(parse_count(arg, take_value(), 1, 4096));
+      top_given = true;
+    } else if (arg == "--tap") {
+      const std::string v = take_value();
+      if (v == "conv") o.tap = fmviz::Tap::conv;
+      else if (v == "relu") o.tap = fmviz::Tap::relu;
+      else throw UsageError{"--tap expects conv or relu, got '" + v + "'"};
+    } else if (arg == "--cols") o.grid.columns = parse_count(arg, take_value(), 1, 4096);
+    else if (arg == "--cell") o.grid.min_cell = parse_count(arg, take_value(), 0, 2048);
+    else if (arg == "--norm") {
+      const std::string v = take_value();
+      o.grid.scope = parse_with(arg, [&] { return fmviz::parse_norm_scope(v); });
+    } else if (arg == "--clip") o.grid.clip_percent = parse_percent(arg, take_value());
+    else if (arg == "--colormap") {
+      const std::string v = take_value();
+      o.grid.colormap = parse_with(arg, [&] { return fmviz::parse_colormap(v); });
+    } else if (arg == "--labels") flag(o.grid.labels);
+    else if (arg == "--legend") flag(o.grid.legend);
+    else if (arg == "--last-layer") o.last_layer = take_value();
+    else if (arg == "--preset") {
+      const std::string v = take_value();
+      if (v == "torchvision") o.preset = fmviz::Preset::torchvision;
+      else if (v == "caffe") o.preset = fmviz::Preset::caffe;
+      else throw UsageError{"--preset expects torchvision or caffe, got '" + v + "'"};
+    } else if (arg == "--size") o.size = parse_count(arg, take_value(), 32, 4096);
+    else if (arg == "--threads") o.threads = static_cast<int>(parse_count(arg, take_value(), 1, 1024));
+    else if (arg == "--progress") flag(o.progress);
+    else if (arg == "-q" || arg == "--quiet") flag(o.quiet);
+    else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option '" + arg + "'"};
+    else throw UsageError{"unexpected argument '" + arg + "' (images are given with --image)"};
+  }
+  if (top_given && o.channels_given) throw UsageError{"--top and --channels both choose channels: give one of them"};
+  o.grid.channels = o.channels;
+  if (o.help || o.version) return o;
+  if (o.weights.empty()) throw UsageError{"--weights FILE is required"};
+  if (o.images.empty()) throw UsageError{"at least one --image FILE is required"};
+  if (o.out.empty()) throw UsageError{"--out needs a folder name"};
+  return o;
+}
+
+}  // namespace fmviz_cli
