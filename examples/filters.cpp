@@ -1,5 +1,5 @@
 // What the first layer looks for: conv1_1's 64 filters as enlarged colour patches (3x3 weights each,
-// scaled together so their colours compare). The filters are weights, so no image is needed.
+// each scaled to its own range). The filters are weights, so no image is needed.
 //
 //   filters WEIGHTS OUT.png [--caffe]
 //     --caffe   the weights expect BGR input (the original Oxford release): draw their planes as RGB
@@ -14,7 +14,9 @@ int main(int argc, char** argv) try {
     std::cerr << "usage: filters WEIGHTS OUT.png [--caffe]\n";
     return 2;
   }
-  fmviz::FilterGridOptions options;  // all 64 filters, 8 columns, 8x8 pixels per weight
+  fmviz::FilterGridOptions options;  // all 64 filters, 8 columns
+  options.scale = 16;                                  // 16x16 pixels per weight
+  options.scope = fmviz::NormScope::channel;           // each filter scaled to its own range: more contrast
   for (int i = 3; i < argc; ++i) {
     if (std::string(argv[i]) == "--caffe") options.bgr = true;
     else { std::cerr << "filters: unknown option " << argv[i] << "\n"; return 2; }

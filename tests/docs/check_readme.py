@@ -24,7 +24,7 @@ for path in sorted(set(re.findall(r"`((?:tools|examples|bench|include|tests|pack
     if not os.path.exists(os.path.join(root, path.rstrip("/"))) and "*" not in path:
         failures.append(f"README names {path}, which does not exist")
 
-for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme):
+for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme) + re.findall(r'<img src="([^"]+)"', readme):
     if not os.path.exists(os.path.join(root, image)):
         failures.append(f"README shows {image}, which does not exist")
 

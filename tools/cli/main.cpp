@@ -186,13 +186,14 @@ int run(const Options& o) {
     if (o.filters) {
       fmviz::FilterGridOptions filter_options;
       filter_options.bgr = o.preset == fmviz::Preset::caffe;
+      filter_options.scope = fmviz::NormScope::channel;  // each filter to its own range: the classic colour blobs and edges
       const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
       const fmviz::Grid filters = fmviz::filter_grid(conv, filter_options);
       fmviz::write_png((dir / "conv1_1_filters.png").string(), filters.image);
       const auto& w = conv.weight();
       page.layers.push_back({"conv1_1 filters", "conv1_1_filters.png", filters.image.width, filters.image.height,
                              {w.dim(0), w.dim(1), w.dim(2), w.dim(3)}, filters.range.lo, filters.range.hi, filters.channels,
-                             "the weights of conv1_1, one colour patch per filter"});
+                             "the weights of conv1_1, one colour patch per filter, each scaled to its own range"});
     }
     fmviz::write_gallery((dir / "index.html").string(), page);
     index.push_back({fs::path(o.images[n]).filename().string(), folders[n], folders[n] + "/input.png"});
