@@ -470,12 +470,41 @@ def run(args, work):
     return checks.failures
 
 
+def check_existing(args, work):
+    """A gallery made elsewhere (the fmviz command's): every page reachable from its index.html loads in
+    chromium with every picture shown."""
+    checks = Checks()
+    top = Path(args.existing)
+    problems, pages, pictures = static_check(top)
+    for p in problems:
+        log("      " + p)
+    checks.expect(not problems and pictures, f"static: every reference from {top.name} resolves ({len(pages)} pages, "
+                  f"{len(pictures)} pictures)")
+    browser = Browser(args.chromium, work)
+    try:
+        for n, page in enumerate(sorted(pages)):
+            problems, state = browser_check(browser, page)
+            for p in problems:
+                log("      " + p)
+            if "screenshot" in state:
+                state["screenshot"].save(work / f"screenshot-{n}.png")
+            shown = len(state.get("images", []))
+            checks.expect(not problems and (shown > 0 or page == top),
+                          f"browser: {page.relative_to(top.parent)}: {shown} images loaded and shown")
+    finally:
+        browser.close()
+    return checks.failures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", required=True, help="the fmviz_gallery_demo executable")
+    parser.add_argument("--demo", help="the fmviz_gallery_demo executable: build a gallery with it and check it")
+    parser.add_argument("--existing", metavar="INDEX_HTML", help="check this gallery instead (e.g. one the fmviz command wrote)")
     parser.add_argument("--chromium", default="", help="the chromium executable (Debian: /usr/bin/chromium)")
     parser.add_argument("--keep", action="store_true", help="keep the gallery, the screenshots and chromium's log")
     args = parser.parse_args()
+    if bool(args.demo) == bool(args.existing):
+        parser.error("give one of --demo and --existing")
     if not args.chromium or not os.access(args.chromium, os.X_OK):
         log(f"FAIL: chromium not found{' at ' + args.chromium if args.chromium else ''}: the gallery's browser "
             "test needs Debian's chromium (apt-get install chromium); configure with -DFMVIZ_BROWSER_TESTS=OFF "
@@ -484,7 +513,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="fmviz-gallery-"))
     failures = ["did not finish"]
     try:
-        failures = run(args, work)
+        failures = check_existing(args, work) if args.existing else run(args, work)
     except Exception as e:  # one clear line instead of a traceback from deep inside the protocol
         log(f"FAIL  {type(e).__name__}: {e}")
     finally:

@@ -112,6 +112,19 @@ class Outputs(CliCase):
         self.assert_matches(os.path.join(out, stem), "f32")
         self.assert_matches(os.path.join(out, stem + "-2"), "f32")
 
+    def test_every_image_kind_runs_through(self):
+        kinds = ["jpeg_baseline.jpg", "jpeg_progressive.jpg", "jpeg_grey.jpg", "png_grey.png", "png_la.png", "png_rgba.png",
+                 "png_palette.png", "png_rgb16.png", "png_grey16.png", "bmp_rgb.bmp", "bmp_palette.bmp", "tga_rgb.tga",
+                 "tga_rle_rgba.tga", "gif_anim.gif", "psd_rgb.psd", "hdr_rgb.hdr", "exact224.png"]
+        out = os.path.join(self.tmp, "out")
+        args = [a for k in kinds for a in ("-i", os.path.join(IMAGES, k))]
+        self.run_cli("-w", weights("raw_convs"), *args, "-o", out, "--layers", "conv1_1", "--npy", "-q", expect=0)
+        for k in kinds:
+            folder = os.path.join(out, os.path.splitext(k)[0])
+            a = np.load(os.path.join(folder, "conv1_1.npy"))
+            self.assertEqual(a.shape, (64, 224, 224), k)
+            self.assertTrue(np.isfinite(a).all(), k)
+
     def test_progress_lines(self):
         out = os.path.join(self.tmp, "out")
         proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--progress", expect=0)
