@@ -11,20 +11,13 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 std::string data(const std::string& name) { return std::string(FMVIZ_TEST_DATA_DIR) + "/images/" + name; }
 
-template <typename F>
-std::optional<fmviz::Error> error_from(F&& f) {
-  try {
-    f();
-  } catch (const fmviz::Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using fmviz_test::error_of;
 
 struct Diff {
   double max = 0, mean = 0;
@@ -205,17 +198,17 @@ TEST_CASE("broken image files throw fmviz::Error naming the file") {
                                  "broken_text.jpg", "broken_huge.png", "broken_large.png", "no_such_file.png", ""}) {
     CAPTURE(file);
     const std::string path = data(file);  // "" is the directory itself
-    const auto e = error_from([&] { fmviz::read_image(path); });
+    const auto e = error_of([&] { fmviz::read_image(path); });
     REQUIRE(e);
     CAPTURE(e->what());
     CHECK(e->path() == path);
     CHECK(std::string(e->what()).find(path) == 0);
     CHECK(std::string(e->what()).find('\n') == std::string::npos);
   }
-  const auto decode = error_from([&] { fmviz::read_image(data("broken_truncated.png")); });
+  const auto decode = error_of([&] { fmviz::read_image(data("broken_truncated.png")); });
   REQUIRE(decode);
   CHECK_THAT(decode->what(), Catch::Contains("cannot decode"));
-  const auto missing = error_from([&] { fmviz::read_image(data("no_such_file.png")); });
+  const auto missing = error_of([&] { fmviz::read_image(data("no_such_file.png")); });
   REQUIRE(missing);
   CHECK_THAT(missing->what(), Catch::Contains("cannot open"));
   CHECK_THROWS_AS(fmviz::load_image<float>(data("broken_text.jpg")), fmviz::Error);
@@ -223,20 +216,20 @@ TEST_CASE("broken image files throw fmviz::Error naming the file") {
 
 TEST_CASE("images larger than max_pixels are refused before decoding") {
   // The huge PNG has a valid header and no image data: decoding it would fail differently.
-  const auto huge = error_from([&] { fmviz::read_image(data("broken_huge.png")); });
+  const auto huge = error_of([&] { fmviz::read_image(data("broken_huge.png")); });
   REQUIRE(huge);
   CHECK(huge->field() == "size");
   CHECK_THAT(huge->what(), Catch::Contains("100000 x 100000 = 10000000000 pixels, more than the limit of 100000000"));
-  const auto large = error_from([&] { fmviz::read_image(data("broken_large.png")); });
+  const auto large = error_of([&] { fmviz::read_image(data("broken_large.png")); });
   REQUIRE(large);
   CHECK(large->field() == "size");
   CHECK_THAT(large->what(), Catch::Contains("12000 x 12000 = 144000000 pixels, more than the limit of 100000000"));
   // With a higher limit, it gets as far as decoding, which fails (there is no image data).
-  const auto decoded = error_from([&] { fmviz::read_image(data("broken_large.png"), 200'000'000); });
+  const auto decoded = error_of([&] { fmviz::read_image(data("broken_large.png"), 200'000'000); });
   REQUIRE(decoded);
   CHECK(decoded->field() == "image");
 
-  const auto small_limit = error_from([&] { fmviz::read_image(data("png_rgb.png"), 1000); });
+  const auto small_limit = error_of([&] { fmviz::read_image(data("png_rgb.png"), 1000); });
   REQUIRE(small_limit);
   CHECK(small_limit->field() == "size");
   CHECK_THAT(small_limit->what(), Catch::Contains("48 x 36 = 1728 pixels"));

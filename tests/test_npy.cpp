@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 
@@ -22,15 +23,7 @@ namespace {
 
 std::string data(const std::string& name) { return std::string(FMVIZ_TEST_DATA_DIR) + "/images/" + name; }
 
-template <typename F>
-std::optional<fmviz::Error> error_from(F&& f) {
-  try {
-    f();
-  } catch (const fmviz::Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using fmviz_test::error_of;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -155,7 +148,7 @@ TEST_CASE("write_npy: float64, rank 0 and 1, another shape") {
   REQUIRE(chw.shape() == fmviz::Shape{3, 2, 5});
   CHECK(std::equal(chw.begin(), chw.end(), act.begin()));
 
-  const auto e = error_from([&] { fmviz::write_npy(tmp / "bad.npy", act, {3, 2, 4}); });
+  const auto e = error_of([&] { fmviz::write_npy(tmp / "bad.npy", act, {3, 2, 4}); });
   REQUIRE(e);
   CHECK(e->path() == tmp / "bad.npy");
   CHECK(e->field() == "shape");
@@ -214,7 +207,7 @@ TEST_CASE("read_npy refuses what it cannot read, naming the file and field") {
   for (const Case c : {Case{"npy_bad_bigendian.npy", "descr"}, Case{"npy_bad_int32.npy", "descr"},
                        Case{"npy_bad_fortran.npy", "fortran_order"}}) {
     CAPTURE(c.file);
-    const auto e = error_from([&] { fmviz::read_npy<float>(data(c.file)); });
+    const auto e = error_of([&] { fmviz::read_npy<float>(data(c.file)); });
     REQUIRE(e);
     CAPTURE(e->what());
     CHECK(e->path() == data(c.file));
@@ -275,7 +268,7 @@ TEST_CASE("read_npy refuses what it cannot read, naming the file and field") {
     CAPTURE(b.name);
     const std::string path = tmp / (std::string(b.name) + ".npy");
     spit(path, b.bytes);
-    const auto e = error_from([&] { fmviz::read_npy<float>(path); });
+    const auto e = error_of([&] { fmviz::read_npy<float>(path); });
     REQUIRE(e);
     CAPTURE(e->what());
     CHECK(e->path() == path);
@@ -295,7 +288,7 @@ TEST_CASE("write_file_atomically leaves no temporary file behind") {
   CHECK(tmp.files() == std::vector<std::string>{"a.bin"});
 
   // A writer that fails: the old file stays as it was, the temporary file is gone.
-  const auto failing = error_from([&] {
+  const auto failing = error_of([&] {
     fmviz::detail::write_file_atomically(tmp / "a.bin", [](std::ostream& out) {
       out << "half";
       throw std::runtime_error("disk on fire");
@@ -306,7 +299,7 @@ TEST_CASE("write_file_atomically leaves no temporary file behind") {
   CHECK_THAT(failing->what(), Catch::Contains("disk on fire"));
   CHECK(slurp(tmp / "a.bin") == "replaced");
   CHECK(tmp.files() == std::vector<std::string>{"a.bin"});
-  const auto own = error_from([&] {
+  const auto own = error_of([&] {
     fmviz::detail::write_file_atomically(tmp / "b.bin", [&](std::ostream&) { throw fmviz::Error(tmp / "b.bin", "x", "own"); });
   });
   REQUIRE(own);
@@ -315,14 +308,14 @@ TEST_CASE("write_file_atomically leaves no temporary file behind") {
 
   // Into a directory that does not exist: an error naming the path, nothing created.
   const std::string nowhere = tmp / "no/such/dir/t.npy";
-  const auto missing = error_from([&] { fmviz::write_npy(nowhere, numbered({2, 2})); });
+  const auto missing = error_of([&] { fmviz::write_npy(nowhere, numbered({2, 2})); });
   REQUIRE(missing);
   CHECK(missing->path() == nowhere);
   CHECK(tmp.files() == std::vector<std::string>{"a.bin"});
 
   // The rename fails (the target is a non-empty directory): the temporary file is removed.
   fs::create_directories(tmp.dir / "taken" / "inside");
-  const auto rename = error_from([&] { fmviz::write_npy(tmp / "taken", numbered({2, 2})); });
+  const auto rename = error_of([&] { fmviz::write_npy(tmp / "taken", numbered({2, 2})); });
   REQUIRE(rename);
   CHECK(rename->path() == tmp / "taken");
   CHECK(tmp.files() == std::vector<std::string>{"a.bin", "taken"});
