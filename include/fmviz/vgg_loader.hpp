@@ -154,13 +154,14 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
   else if (wants_classifier && !file_has_classifier)
     throw Error(path, options.last_layer, "is in the classifier, but the file holds only the conv stack");
 
+  const std::vector<TensorSpec> all_specs = state_dict_specs(plan, plan.size());
+  std::size_t next_spec = 0;  // weight and bias of the next layer that has weights
   std::vector<Layer<T>> layers;
   for (std::size_t i = 0; i < end; ++i) {
     const VggLayerPlan& p = plan[i];
     if (p.is_conv || p.is_linear) {
-      const auto specs = state_dict_specs(plan, i + 1);
-      Tensor<T> weight = lookup.take<T>(specs[specs.size() - 2]);
-      Tensor<T> bias = lookup.take<T>(specs.back());
+      Tensor<T> weight = lookup.take<T>(all_specs[next_spec++]);
+      Tensor<T> bias = lookup.take<T>(all_specs[next_spec++]);
       if (p.is_conv) layers.emplace_back(p.name, LayerKind::conv2d, Conv2d<T>(std::move(weight), std::move(bias), 1, 1));
       else layers.emplace_back(p.name, LayerKind::linear, Linear<T>(std::move(weight), std::move(bias)));
     } else if (p.is_relu) {
@@ -180,7 +181,6 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
   if (format == WeightFormat::safetensors) {
     // Tensors of layers past last_layer are expected to be unused; anything else is worth a word.
     std::vector<std::string> extra;
-    const auto all_specs = state_dict_specs(plan, plan.size());
     for (const std::string& name : lookup.unused()) {
       bool known = std::any_of(all_specs.begin(), all_specs.end(), [&](const TensorSpec& s) { return s.name == name; });
       for (const auto& a : detail::timm_aliases) known = known || name == a.timm;
