@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <string>
 
@@ -19,6 +21,10 @@ enum class WeightFormat { automatic, raw, safetensors };
 inline WeightFormat detect_weight_format(const std::string& path) {
   const std::string ext = ".safetensors";
   if (path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0) return WeightFormat::safetensors;
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw Error(path, {}, "cannot open weight file: no such file");
+  if (!std::filesystem::is_regular_file(status)) throw Error(path, {}, "cannot open weight file: not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path, {}, "cannot open weight file");
   unsigned char head[9] = {};

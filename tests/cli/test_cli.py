@@ -221,6 +221,12 @@ class BadInputs(CliCase):
     def test_weights_is_a_folder(self):
         self.expect_failure(self.tmp, PHOTO, self.tmp)
 
+    def test_fifo_inputs_do_not_hang(self):
+        fifo = os.path.join(self.tmp, "pipe")
+        os.mkfifo(fifo)
+        self.expect_failure(fifo, PHOTO, "pipe", "not a regular file")
+        self.expect_failure(weights("raw_convs"), fifo, "pipe", "not a regular file")
+
     def test_unknown_last_layer(self):
         self.expect_failure(weights("raw_convs"), PHOTO, "conv9_9", extra=("--last-layer", "conv9_9"))
 
