@@ -1,5 +1,6 @@
 // End-to-end checks against PyTorch: VGG16 weight files of every supported kind, loaded by fmviz and
-// run on a real photo, must reproduce torchvision's conv activations and logits.
+// run on a real photo, must reproduce torchvision's conv activations and logits. VGG11, VGG13 and VGG19
+// conv stacks (seeded like VGG16's) must reproduce every conv on a small 64x64 input.
 //
 // The fixture (weights, inputs, reference activations, manifest.json) is generated into
 // FMVIZ_TEST_DATA_DIR/reference by tools/fixtures/make_reference.py; CTest runs it first
@@ -228,6 +229,61 @@ TEST_CASE("reference: forward stopping after conv3_1 records the first five conv
   const double err = relative_error(out, reference("f32/conv3_1.npy"), true);
   report("stop after conv3_1", "relu3_1", err);
   CHECK(err <= tolerance);
+}
+
+// ---- the sibling variants: VGG11, VGG13, VGG19 conv stacks on a small input ----------------------
+
+namespace {
+
+/// Loads the `variant` conv stack of the fixture, runs its small input and compares every conv
+/// (the names must be exactly `expected`, which must also be PyTorch's list in the manifest).
+void check_variant(fmviz::VggVariant variant, const std::string& key, const std::vector<std::string>& expected) {
+  const nlohmann::json& v = manifest().at("variants").at(key);
+  const std::vector<std::string> pytorch = v.at("layers").get<std::vector<std::string>>();
+  REQUIRE(pytorch == expected);
+  const auto net = fmviz::load_vgg<float>(variant, ref_path(v.at("weights").get<std::string>()));
+  CHECK(net.conv_names() == pytorch);
+  CHECK_FALSE(net.has_classifier());
+  CHECK(net.layers().back().info.name == "pool5");
+  fmviz::ActivationRecorder<float> rec;
+  const Tensor<float>& x = reference(v.at("input").get<std::string>());
+  const auto size = v.at("size").get<std::size_t>();
+  REQUIRE(x.shape() == fmviz::Shape{1, 3, size, size});
+  const Tensor<float> out = net.forward(x, rec);
+  CHECK(rec.names() == pytorch);
+  check_layers(rec, key, pytorch, key + " conv stack");
+  CHECK(out.shape() == fmviz::Shape{1, 512, size / 32, size / 32});
+}
+
+}  // namespace
+
+TEST_CASE("reference: VGG11 conv stack matches PyTorch", "[reference][variants]") {
+  check_variant(fmviz::VggVariant::vgg11, "vgg11",
+                {"conv1_1", "conv2_1", "conv3_1", "conv3_2", "conv4_1", "conv4_2", "conv5_1", "conv5_2"});
+}
+
+TEST_CASE("reference: VGG13 conv stack matches PyTorch", "[reference][variants]") {
+  check_variant(fmviz::VggVariant::vgg13, "vgg13",
+                {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv4_1", "conv4_2", "conv5_1", "conv5_2"});
+}
+
+TEST_CASE("reference: VGG19 conv stack matches PyTorch", "[reference][variants]") {
+  check_variant(fmviz::VggVariant::vgg19, "vgg19",
+                {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
+                 "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2", "conv5_3", "conv5_4"});
+}
+
+TEST_CASE("reference: a VGG16 raw file loaded as VGG19 fails naming VGG19's sizes", "[reference][variants]") {
+  std::string message;
+  try {
+    (void)fmviz::load_vgg<float>(fmviz::VggVariant::vgg19, weights("raw_convs"));
+  } catch (const fmviz::Error& e) {
+    message = e.what();
+  }
+  INFO("message: " << message);
+  CHECK(message.find("58,858,752 bytes") != std::string::npos);   // the VGG16 conv stack it was given
+  CHECK(message.find("80,097,536 (VGG19 conv stack)") != std::string::npos);
+  CHECK(message.find("574,668,960 (VGG19 full model)") != std::string::npos);
 }
 
 // ---- image preprocessing -----------------------------------------------------------------------

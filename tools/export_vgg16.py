@@ -48,6 +48,25 @@ CONV_NAMES = [name for name, _ in CONV_LAYERS]
 CONV_STACK_FLOATS = 14_714_688
 FULL_MODEL_FLOATS = 138_357_544
 
+# The VGG family's conv widths ("M" a max-pool), torchvision's cfg table (torchvision.models.vgg.cfgs
+# A, B, D, E). The other variants are only written by tools/fixtures/make_reference.py.
+VGG_CFGS = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+CLASSIFIER_FLOATS = FULL_MODEL_FLOATS - CONV_STACK_FLOATS  # the same three Linear layers in every variant
+
+
+def raw_floats(model):
+    """(conv stack, full model) float counts of `model`'s raw file."""
+    floats, cin = 0, 3
+    for c in VGG_CFGS[model]:
+        if c != "M":
+            floats, cin = floats + c * cin * 9 + c, c
+    return floats, floats + CLASSIFIER_FLOATS
+
 # torchvision name -> (timm name, shape timm stores it in or None to keep it), for vgg16.tv_in1k.
 TIMM_NAMES = {
     "classifier.0.weight": ("pre_logits.fc1.weight", (4096, 512, 7, 7)),
@@ -84,12 +103,12 @@ def import_torch():
 # state_dict order.
 
 
-def seeded_state_dict(seed, bias_scale=0.05):
-    """torchvision's vgg16 initialisation after torch.manual_seed(seed), biases then drawn uniformly
-    from [-bias_scale, bias_scale) with a generator seeded from `seed` (so they are nonzero)."""
+def seeded_state_dict(seed, bias_scale=0.05, model="vgg16"):
+    """torchvision's `model` (vgg16 by default) initialisation after torch.manual_seed(seed), biases then
+    drawn uniformly from [-bias_scale, bias_scale) with a generator seeded from `seed` (so they are nonzero)."""
     torch, torchvision = import_torch()
     torch.manual_seed(seed)
-    model = torchvision.models.vgg16(weights=None)
+    model = getattr(torchvision.models, model)(weights=None)
     generator = torch.Generator().manual_seed(seed + 1)
     sd = collections.OrderedDict()
     for name, t in model.state_dict().items():
@@ -233,13 +252,15 @@ def _le_bytes(t, dtype):
     raise ExportError(f"unsupported dtype {dtype} (expected one of {', '.join(SAFETENSORS_DTYPES)})")
 
 
-def write_raw(sd, path):
+def write_raw(sd, path, model="vgg16"):
     """DESIGN format 1: every tensor as little-endian float32, back to back, no header. Returns the
-    byte count. The result equals np.concatenate([t.numpy().ravel() for t in sd.values()]).astype('<f4')."""
+    byte count. The result equals np.concatenate([t.numpy().ravel() for t in sd.values()]).astype('<f4').
+    `model` (a VGG_CFGS key) is the variant whose conv stack or full model `sd` must be."""
     floats = sum(int(t.numel()) for t in sd.values())
-    if floats not in (CONV_STACK_FLOATS, FULL_MODEL_FLOATS):
-        raise ExportError(f"{floats} floats is neither the VGG16 conv stack ({CONV_STACK_FLOATS}) "
-                          f"nor the full model ({FULL_MODEL_FLOATS})")
+    conv_floats, full_floats = raw_floats(model)
+    if floats not in (conv_floats, full_floats):
+        raise ExportError(f"{floats} floats is neither the {model.upper()} conv stack ({conv_floats}) "
+                          f"nor the full model ({full_floats})")
 
     def write(f):
         for t in sd.values():
