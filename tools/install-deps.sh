@@ -12,4 +12,4 @@ fi
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 $sudo apt-get update
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends $packages
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $packages
