@@ -11,8 +11,8 @@
 #   Debian's libstb-dev  headers in <prefix>/include/stb, plus libstb.so, which holds the stb
 #                        implementation: linked, so nothing else is needed.
 #   vcpkg's / Conan's    header-only: a program links fmviz::stb_implementation in one target, or
-#   stb                  defines FMVIZ_STB_IMPLEMENTATION in one source file before including fmviz,
-#                        or compiles stb itself (STB_IMAGE_IMPLEMENTATION, STB_IMAGE_WRITE_IMPLEMENTATION).
+#   stb                  compiles stb itself, as stb asks: STB_IMAGE_IMPLEMENTATION and
+#                        STB_IMAGE_WRITE_IMPLEMENTATION defined in one source file before including fmviz.
 #
 # Input: FMVIZ_STB_USE_LIBRARY (link a compiled stb library when one is found; OFF treats stb as
 # header-only, which is what vcpkg and Conan provide; the installed package keeps the build's choice).

@@ -1,23 +1,16 @@
-// stb_image / stb_image_write declarations, and their implementation only when asked for.
+// stb_image / stb_image_write declarations. fmviz never compiles the stb implementation itself.
 //
 // The stb implementation must exist exactly once in a program:
 //  - Debian's libstb-dev ships it compiled (libstb.so), and the fmviz CMake package and fmviz.pc link
 //    it: nothing more to do.
 //  - vcpkg's and Conan's stb are header-only: link the CMake target fmviz::stb_implementation into one
-//    target of the program, or define FMVIZ_STB_IMPLEMENTATION in exactly one source file before
-//    including any fmviz header.
-//  - A program that compiles stb itself (its own STB_IMAGE_IMPLEMENTATION and
-//    STB_IMAGE_WRITE_IMPLEMENTATION) does neither.
+//    target of the program, or compile stb the usual stb way: in exactly one source file, define
+//    STB_IMAGE_IMPLEMENTATION and STB_IMAGE_WRITE_IMPLEMENTATION before including any fmviz header.
+//  - A program that already compiles stb itself keeps doing so.
 //
 // The headers are found as <stb_image.h> (vcpkg, Conan, or Debian with -I<prefix>/include/stb, which
 // the CMake package and `pkg-config --cflags stb` add), else as <stb/stb_image.h> (Debian, no flags).
 #pragma once
-
-#if defined(FMVIZ_STB_IMPLEMENTATION) && !defined(FMVIZ_DETAIL_STB_IMPLEMENTED)
-#define FMVIZ_DETAIL_STB_IMPLEMENTED
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#endif
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -46,9 +39,4 @@
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
-#endif
-
-#if defined(FMVIZ_DETAIL_STB_IMPLEMENTED)
-#undef STB_IMAGE_IMPLEMENTATION
-#undef STB_IMAGE_WRITE_IMPLEMENTATION
 #endif
