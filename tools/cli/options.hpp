@@ -75,10 +75,8 @@ struct Options {
   std::string out = "fmviz-out";
   bool npy = false, overlay = false, filters = false;
   std::vector<std::string> layers;
-  fmviz::ChannelSelection channels;  // the first 16
-  bool channels_given = false;
   fmviz::Tap tap = fmviz::Tap::conv;
-  fmviz::GridOptions grid;
+  fmviz::GridOptions grid;  // channels, columns, cell size, normalisation, colour map, labels, legend
   std::string last_layer;
   fmviz::Preset preset = fmviz::Preset::torchvision;
   std::size_t size = 224;
@@ -140,7 +138,7 @@ auto parse_with(const std::string& flag, Parse&& parse) -> decltype(parse()) {
 inline Options parse_args(int argc, char** argv) {
   Options o;
   o.grid.min_cell = 112;
-  bool top_given = false;
+  bool top_given = false, channels_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     bool has_inline_value = false;
@@ -175,10 +173,10 @@ inline Options parse_args(int argc, char** argv) {
     else if (arg == "--layers") o.layers = split_list(arg, take_value());
     else if (arg == "--channels") {
       const std::string v = take_value();
-      o.channels = parse_with(arg, [&] { return fmviz::parse_channels(v); });
-      o.channels_given = true;
+      o.grid.channels = parse_with(arg, [&] { return fmviz::parse_channels(v); });
+      channels_given = true;
     } else if (arg == "--top") {
-      o.channels = fmviz::ChannelSelection::top(parse_count(arg, take_value(), 1, 4096));
+      o.grid.channels = fmviz::ChannelSelection::top(parse_count(arg, take_value(), 1, 4096));
       top_given = true;
     } else if (arg == "--tap") {
       const std::string v = take_value();
@@ -209,8 +207,7 @@ inline Options parse_args(int argc, char** argv) {
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option '" + arg + "'"};
     else throw UsageError{"unexpected argument '" + arg + "' (images are given with --image)"};
   }
-  if (top_given && o.channels_given) throw UsageError{"--top and --channels both choose channels: give one of them"};
-  o.grid.channels = o.channels;
+  if (top_given && channels_given) throw UsageError{"--top and --channels both choose channels: give one of them"};
   if (o.help || o.version) return o;
   if (o.weights.empty()) throw UsageError{"--weights FILE is required"};
   if (o.images.empty()) throw UsageError{"at least one --image FILE is required"};
