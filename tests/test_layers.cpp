@@ -7,6 +7,7 @@
 #include <fmviz/layers/maxpool2d.hpp>
 #include <fmviz/layers/relu.hpp>
 
+#include "conv_reference.hpp"
 #include "test_support.hpp"
 
 #include <algorithm>
@@ -21,60 +22,18 @@ using fmviz::Shape;
 using fmviz::Tensor;
 using fmviz_test::contains;
 using fmviz_test::error_of;
+using fmviz_test::max_rel_diff;
+using fmviz_test::naive_conv;
+using fmviz_test::random_tensor;
+using fmviz_test::ThreadCount;
 
 namespace {
-
-Tensor<float> random_tensor(Shape shape, std::uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  Tensor<float> t(std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (float& v : t) v = dist(rng);
-  return t;
-}
 
 Tensor<float> from_values(Shape shape, const std::vector<float>& values) {
   Tensor<float> t(std::move(shape));
   REQUIRE(values.size() == t.size());
   std::copy(values.begin(), values.end(), t.begin());
   return t;
-}
-
-/// Direct convolution, written independently of the library: every output pixel sums its window.
-Tensor<float> naive_conv(const Tensor<float>& x, const Tensor<float>& w, const Tensor<float>& b, std::size_t sh,
-                         std::size_t sw, std::size_t ph, std::size_t pw) {
-  const long N = static_cast<long>(x.dim(0)), C = static_cast<long>(x.dim(1)), H = static_cast<long>(x.dim(2)),
-             W = static_cast<long>(x.dim(3));
-  const long O = static_cast<long>(w.dim(0)), KH = static_cast<long>(w.dim(2)), KW = static_cast<long>(w.dim(3));
-  const long OH = (H + 2 * static_cast<long>(ph) - KH) / static_cast<long>(sh) + 1;
-  const long OW = (W + 2 * static_cast<long>(pw) - KW) / static_cast<long>(sw) + 1;
-  Tensor<float> y({static_cast<std::size_t>(N), static_cast<std::size_t>(O), static_cast<std::size_t>(OH),
-                   static_cast<std::size_t>(OW)});
-  for (long n = 0; n < N; ++n)
-    for (long o = 0; o < O; ++o)
-      for (long oy = 0; oy < OH; ++oy)
-        for (long ox = 0; ox < OW; ++ox) {
-          double acc = b[static_cast<std::size_t>(o)];
-          for (long c = 0; c < C; ++c)
-            for (long ky = 0; ky < KH; ++ky)
-              for (long kx = 0; kx < KW; ++kx) {
-                const long iy = oy * static_cast<long>(sh) + ky - static_cast<long>(ph);
-                const long ix = ox * static_cast<long>(sw) + kx - static_cast<long>(pw);
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                acc += double(x[static_cast<std::size_t>(((n * C + c) * H + iy) * W + ix)]) *
-                       double(w[static_cast<std::size_t>(((o * C + c) * KH + ky) * KW + kx)]);
-              }
-          y[static_cast<std::size_t>(((n * O + o) * OH + oy) * OW + ox)] = static_cast<float>(acc);
-        }
-  return y;
-}
-
-/// Largest |a - b| relative to max(1, |b|); shapes must match.
-double max_rel_diff(const Tensor<float>& a, const Tensor<float>& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, std::abs(double(a[i]) - double(b[i])) / std::max(1.0, std::abs(double(b[i]))));
-  return worst;
 }
 
 /// PyTorch's MaxPool2d output size (dilation 1), written from its documentation and pooling_output_shape.
@@ -125,30 +84,6 @@ Tensor<float> naive_adaptive_avg(const Tensor<float>& x, std::size_t oh, std::si
           y(n, c, i, j) = static_cast<float>(sum / double((y1 - y0) * (x1 - x0)));
         }
   return y;
-}
-
-/// Sets the fmviz thread count for one scope and restores the previous one.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(fmviz::thread_count()) { fmviz::set_thread_count(n); }
-  ~ThreadCount() { fmviz::set_thread_count(saved_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int saved_;
-};
-
-/// The im2col tiling Conv2d::forward uses (mirrors its rule, so the tests can say which path they exercise).
-struct Tiling {
-  std::size_t tiles, tile_cols;
-};
-Tiling expected_tiling(std::size_t pixels, std::size_t k, std::size_t threads) {
-  const std::size_t budget_cols = std::max<std::size_t>(256, (std::size_t(8) << 20) / (k * sizeof(float)));
-  std::size_t tiles = (pixels + budget_cols - 1) / budget_cols;
-  if (tiles < threads && pixels >= threads * 256) tiles = threads;
-  const std::size_t tile_cols = (pixels + tiles - 1) / tiles;
-  return {(pixels + tile_cols - 1) / tile_cols, tile_cols};
 }
 
 }  // namespace
@@ -286,16 +221,18 @@ TEST_CASE("Conv2d: tiled im2col path matches the direct convolution", "[layers][
     auto x = random_tensor(c.input, seed++);
     auto w = random_tensor({c.out_channels, c.input[1], c.kernel, c.kernel}, seed++, -0.1f, 0.1f);
     auto b = random_tensor({c.out_channels}, seed++);
-    fmviz::Conv2d<float> conv(w, b, c.stride, c.pad);
+    fmviz::Conv2d<float> conv(w, b, c.stride, c.pad, fmviz::ConvAlgorithm::gemm);
+    REQUIRE(conv.algorithm() == fmviz::ConvAlgorithm::gemm);
     const Shape out = conv.output_shape(c.input);
     const std::size_t pixels = out[2] * out[3];
-    const Tiling tiling =
-        expected_tiling(pixels, c.input[1] * c.kernel * c.kernel, static_cast<std::size_t>(fmviz::thread_count()));
-    CAPTURE(pixels, tiling.tiles, tiling.tile_cols, fmviz::thread_count());
+    const std::size_t tile_cols = fmviz::detail::im2col_tile_columns(pixels, c.input[1] * c.kernel * c.kernel, sizeof(float),
+                                                                      static_cast<std::size_t>(fmviz::thread_count()));
+    const std::size_t tiles = (pixels + tile_cols - 1) / tile_cols;
+    CAPTURE(pixels, tiles, tile_cols, fmviz::thread_count());
     if (c.threads == 1 || fmviz::thread_count() > 1) {  // without OpenMP, the 2-thread cases run as one tile
-      REQUIRE(tiling.tiles >= 2);                  // several tiles,
-      CHECK(pixels % tiling.tile_cols != 0);       // the last one shorter than the others,
-      CHECK(tiling.tile_cols % out[3] != 0);       // and tiles that start mid-row
+      REQUIRE(tiles >= 2);                  // several tiles,
+      CHECK(pixels % tile_cols != 0);       // the last one shorter than the others,
+      CHECK(tile_cols % out[3] != 0);       // and tiles that start mid-row
     }
     auto y = conv.forward(x);
     auto ref = naive_conv(x, w, b, c.stride, c.stride, c.pad, c.pad);

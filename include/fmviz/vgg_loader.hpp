@@ -20,6 +20,10 @@ struct LoadOptions {
   /// Lets a raw file that covers only a prefix of whole conv layers be loaded. Empty: everything the file holds.
   std::string last_layer;
   WeightFormat format = WeightFormat::automatic;
+  /// How the conv layers compute (automatic: Winograd for the 3x3 layers with enough channels, GEMM for the rest).
+  ConvAlgorithm algorithm = ConvAlgorithm::automatic;
+  /// Winograd's output tile side, 2, 4 or 6; 0 chooses.
+  std::size_t winograd_tile = 0;
 };
 
 namespace detail {
@@ -162,7 +166,8 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
     if (p.is_conv || p.is_linear) {
       Tensor<T> weight = lookup.take<T>(all_specs[next_spec++]);
       Tensor<T> bias = lookup.take<T>(all_specs[next_spec++]);
-      if (p.is_conv) layers.emplace_back(p.name, LayerKind::conv2d, Conv2d<T>(std::move(weight), std::move(bias), 1, 1));
+      if (p.is_conv) layers.emplace_back(p.name, LayerKind::conv2d,
+                                        Conv2d<T>(std::move(weight), std::move(bias), 1, 1, 1, 1, options.algorithm, options.winograd_tile));
       else layers.emplace_back(p.name, LayerKind::linear, Linear<T>(std::move(weight), std::move(bias)));
     } else if (p.is_relu) {
       layers.emplace_back(p.name, LayerKind::relu, ReLU{});

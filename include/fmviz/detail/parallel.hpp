@@ -1,8 +1,13 @@
 // Thin OpenMP wrappers, so the library also builds (single-threaded) without OpenMP.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <new>
+
+#include "../error.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -30,17 +35,53 @@ inline void set_thread_count(int n) {
 
 namespace detail {
 
-/// Runs body(i) for i in [0, n), spread over threads when it is worth it.
+/// Collects the first exception thrown by any iteration of a parallel loop, so it can be rethrown on the
+/// calling thread (an exception escaping an OpenMP region would end the process).
+class LoopErrors {
+ public:
+  template <typename Body>
+  void run(Body&& body) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;  // skip the rest once something failed
+    try {
+      body();
+    } catch (const Error&) {
+      keep(std::current_exception());
+    } catch (const std::bad_alloc&) {
+      keep(std::make_exception_ptr(Error({}, "memory", "out of memory in a parallel loop")));
+    } catch (const std::exception& e) {
+      keep(std::make_exception_ptr(Error({}, "parallel loop", e.what())));
+    } catch (...) {
+      keep(std::make_exception_ptr(Error({}, "parallel loop", "unknown exception")));
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void keep(std::exception_ptr e) noexcept {
+    if (!failed_.exchange(true)) error_ = std::move(e);
+  }
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
+};
+
+/// Runs body(i) for i in [0, n), spread over threads when it is worth it. An exception thrown by body
+/// stops the remaining iterations and reaches the caller as an fmviz::Error.
 template <typename Body>
 void parallel_for(std::size_t n, Body&& body, bool worth_it = true) {
 #if defined(_OPENMP)
-  const std::int64_t count = static_cast<std::int64_t>(n);
-#pragma omp parallel for schedule(dynamic) if (worth_it && n > 1)
-  for (std::int64_t i = 0; i < count; ++i) body(static_cast<std::size_t>(i));
-#else
+  if (worth_it && n > 1 && !omp_in_parallel() && omp_get_max_threads() > 1) {
+    LoopErrors errors;
+    const std::int64_t count = static_cast<std::int64_t>(n);
+#pragma omp parallel for schedule(dynamic)
+    for (std::int64_t i = 0; i < count; ++i) errors.run([&] { body(static_cast<std::size_t>(i)); });
+    errors.rethrow();
+    return;
+  }
+#endif
   (void)worth_it;
   for (std::size_t i = 0; i < n; ++i) body(i);
-#endif
 }
 
 }  // namespace detail

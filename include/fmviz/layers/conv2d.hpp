@@ -1,44 +1,67 @@
-// Conv2d: 2-d convolution as im2col + one Eigen GEMM per tile of output pixels.
+// Conv2d: 2-d convolution. 3x3 stride-1 layers run Winograd F(4x4,3x3); everything else im2col + GEMM.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
-#include "../detail/parallel.hpp"
 #include "../error.hpp"
+#include "../kernels/im2col_gemm.hpp"
+#include "../kernels/winograd.hpp"
 #include "../tensor.hpp"
 
 namespace fmviz {
 
-struct Conv2dOptions {
-  std::size_t kernel_h = 3, kernel_w = 3;
-  std::size_t stride_h = 1, stride_w = 1;
-  std::size_t pad_h = 0, pad_w = 0;
-};
+/// How a Conv2d computes. `gemm` is the reference path (im2col + one GEMM, any kernel, stride and padding);
+/// `winograd` uses Winograd's minimal filtering for every 3x3 stride-1 layer (others still use GEMM);
+/// `automatic` uses Winograd where it is faster: 3x3 stride-1 layers with enough channels.
+enum class ConvAlgorithm { automatic, gemm, winograd };
+
+inline const char* to_string(ConvAlgorithm a) noexcept {
+  switch (a) {
+    case ConvAlgorithm::automatic: return "auto";
+    case ConvAlgorithm::gemm: return "gemm";
+    case ConvAlgorithm::winograd: return "winograd";
+  }
+  return "?";
+}
+
+using Conv2dOptions = detail::ConvGeometry;
 
 template <typename T>
 class Conv2d {
  public:
-  /// weight: (out_channels, in_channels, kernel_h, kernel_w), OIHW as PyTorch stores it; bias: (out_channels).
-  Conv2d(Tensor<T> weight, Tensor<T> bias, std::size_t stride = 1, std::size_t padding = 0)
-      : Conv2d(std::move(weight), std::move(bias), stride, stride, padding, padding) {}
+  /// Below this many input or output channels, `automatic` keeps GEMM: the transforms would cost more than
+  /// they save (conv1_1, with 3 input channels, is such a layer). See bench/README.md.
+  static constexpr std::size_t winograd_min_channels = 16;
 
-  Conv2d(Tensor<T> weight, Tensor<T> bias, std::size_t stride_h, std::size_t stride_w, std::size_t pad_h, std::size_t pad_w)
+  /// weight: (out_channels, in_channels, kernel_h, kernel_w), OIHW as PyTorch stores it; bias: (out_channels).
+  Conv2d(Tensor<T> weight, Tensor<T> bias, std::size_t stride = 1, std::size_t padding = 0,
+         ConvAlgorithm algorithm = ConvAlgorithm::automatic)
+      : Conv2d(std::move(weight), std::move(bias), stride, stride, padding, padding, algorithm) {}
+
+  /// winograd_tile: the output tile side of Winograd F(m x m, 3 x 3), 2, 4 or 6 (0: the default, 4).
+  Conv2d(Tensor<T> weight, Tensor<T> bias, std::size_t stride_h, std::size_t stride_w, std::size_t pad_h, std::size_t pad_w,
+         ConvAlgorithm algorithm = ConvAlgorithm::automatic, std::size_t winograd_tile = 0)
       : weight_(std::move(weight)), bias_(std::move(bias)) {
     if (weight_.rank() != 4 || weight_.size() == 0)
       throw Error({}, "Conv2d.weight", "expected a non-empty (O,C,KH,KW) tensor, got shape " + shape_to_string(weight_.shape()));
     if (bias_.rank() != 1 || bias_.dim(0) != weight_.dim(0))
       throw Error({}, "Conv2d.bias", "expected shape (" + std::to_string(weight_.dim(0)) + "), got " + shape_to_string(bias_.shape()));
     if (stride_h == 0 || stride_w == 0) throw Error({}, "Conv2d.stride", "must be at least 1");
+    if (winograd_tile != 0 && winograd_tile != 2 && winograd_tile != 4 && winograd_tile != 6)
+      throw Error({}, "Conv2d.winograd_tile", "must be 2, 4 or 6 (or 0 for the default), got " + std::to_string(winograd_tile));
     opt_.kernel_h = weight_.dim(2);
     opt_.kernel_w = weight_.dim(3);
     opt_.stride_h = stride_h;
     opt_.stride_w = stride_w;
     opt_.pad_h = pad_h;
     opt_.pad_w = pad_w;
+    const bool fits = opt_.kernel_h == 3 && opt_.kernel_w == 3 && stride_h == 1 && stride_w == 1;
+    const bool wide = in_channels() >= winograd_min_channels && out_channels() >= winograd_min_channels;
+    if (fits && (algorithm == ConvAlgorithm::winograd || (algorithm == ConvAlgorithm::automatic && wide)))
+      winograd_ = std::make_shared<const detail::WinogradConv3x3<T>>(weight_, winograd_tile ? winograd_tile : 4);
   }
 
   std::size_t in_channels() const noexcept { return weight_.shape()[1]; }
@@ -46,6 +69,17 @@ class Conv2d {
   const Conv2dOptions& options() const noexcept { return opt_; }
   const Tensor<T>& weight() const noexcept { return weight_; }
   const Tensor<T>& bias() const noexcept { return bias_; }
+
+  /// The algorithm this layer runs: ConvAlgorithm::gemm or ConvAlgorithm::winograd.
+  ConvAlgorithm algorithm() const noexcept { return winograd_ ? ConvAlgorithm::winograd : ConvAlgorithm::gemm; }
+  /// The Winograd output tile side (2, 4 or 6), 0 on the GEMM path.
+  std::size_t winograd_tile() const noexcept { return winograd_ ? winograd_->tile() : 0; }
+  /// "im2col+gemm" or "winograd F(4x4,3x3)": for reports and benchmarks.
+  std::string algorithm_name() const {
+    if (!winograd_) return "im2col+gemm";
+    const std::string m = std::to_string(winograd_->tile());
+    return "winograd F(" + m + "x" + m + ",3x3)";
+  }
 
   Shape output_shape(const Shape& in) const {
     if (in.size() != 4 || in[1] != in_channels())
@@ -58,62 +92,17 @@ class Conv2d {
   }
 
   Tensor<T> forward(const Tensor<T>& x) const {
-    const Shape out_shape = output_shape(x.shape());
-    Tensor<T> y(out_shape);
-    const std::size_t pixels = out_shape[2] * out_shape[3];
-    const std::size_t k = in_channels() * opt_.kernel_h * opt_.kernel_w;
-    // Tiles bound the im2col buffer (a whole conv1_2 im2col is 115 MB) and give each thread its own GEMM.
-    const std::size_t budget_cols = std::max<std::size_t>(256, (std::size_t(8) << 20) / (k * sizeof(T)));
-    std::size_t tiles = (pixels + budget_cols - 1) / budget_cols;
-    const std::size_t threads = static_cast<std::size_t>(thread_count());
-    if (tiles < threads && pixels >= threads * 256) tiles = threads;
-    const std::size_t tile_cols = (pixels + tiles - 1) / tiles;
-    tiles = (pixels + tile_cols - 1) / tile_cols;
-
-    using Matrix = typename Tensor<T>::RowMajorMatrix;
-    using Stride = Eigen::OuterStride<>;
-    const auto w = weight_.matrix(out_channels(), k);
-    const Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>> b(bias_.data(), static_cast<Eigen::Index>(out_channels()));
-
-    for (std::size_t n = 0; n < out_shape[0]; ++n) {
-      detail::parallel_for(tiles, [&](std::size_t t) {
-        const std::size_t p0 = t * tile_cols, p1 = std::min(pixels, p0 + tile_cols);
-        Matrix cols(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(p1 - p0));
-        im2col(x, n, out_shape, p0, p1, cols.data());
-        Eigen::Map<Matrix, 0, Stride> out(y.channel(n, 0) + p0, static_cast<Eigen::Index>(out_channels()),
-                                          static_cast<Eigen::Index>(p1 - p0), Stride(static_cast<Eigen::Index>(pixels)));
-        out.noalias() = w * cols;
-        out.colwise() += b;
-      }, tiles > 1);
-    }
+    Tensor<T> y(output_shape(x.shape()));
+    if (winograd_) winograd_->forward(x, bias_.data(), opt_.pad_h, opt_.pad_w, y);
+    else detail::im2col_gemm_forward(weight_, bias_, opt_, x, y);
     return y;
   }
 
  private:
-  // Writes the (C*KH*KW) x (p1-p0) patch matrix of output pixels [p0, p1) of image n, row-major.
-  void im2col(const Tensor<T>& x, std::size_t n, const Shape& out_shape, std::size_t p0, std::size_t p1, T* dst) const {
-    const std::size_t ih = x.shape()[2], iw = x.shape()[3], ow = out_shape[3];
-    const std::size_t ncols = p1 - p0;
-    for (std::size_t c = 0; c < in_channels(); ++c) {
-      const T* plane = x.channel(n, c);
-      for (std::size_t ky = 0; ky < opt_.kernel_h; ++ky) {
-        for (std::size_t kx = 0; kx < opt_.kernel_w; ++kx, dst += ncols) {
-          std::size_t oy = p0 / ow, ox = p0 % ow;
-          for (std::size_t j = 0; j < ncols; ++j) {
-            // Unsigned wrap-around makes "before the padding" compare as out of range too.
-            const std::size_t iy = oy * opt_.stride_h + ky - opt_.pad_h;
-            const std::size_t ix = ox * opt_.stride_w + kx - opt_.pad_w;
-            dst[j] = (iy < ih && ix < iw) ? plane[iy * iw + ix] : T(0);
-            if (++ox == ow) { ox = 0; ++oy; }
-          }
-        }
-      }
-    }
-  }
-
   Tensor<T> weight_;
   Tensor<T> bias_;
   Conv2dOptions opt_;
+  std::shared_ptr<const detail::WinogradConv3x3<T>> winograd_;  // transformed once; shared by copies of the layer
 };
 
 }  // namespace fmviz

@@ -1,0 +1,157 @@
+// Winograd F(m x m, 3 x 3) convolution: the transform matrices, the kernel against the GEMM path and a direct
+// convolution on sizes that are not multiples of the tile (edge tiles, padding 0/1/2, batches), thread-count
+// independence, and how Conv2d chooses its algorithm.
+#include <fmviz/kernels/winograd_matrices.hpp>
+#include <fmviz/layers/conv2d.hpp>
+
+#include "conv_reference.hpp"
+#include "test_support.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+using fmviz::ConvAlgorithm;
+using fmviz::Shape;
+using fmviz::Tensor;
+using fmviz_test::contains;
+using fmviz_test::error_of;
+using fmviz_test::max_err_over_max_ref;
+using fmviz_test::naive_conv;
+using fmviz_test::random_tensor;
+using fmviz_test::ThreadCount;
+
+TEST_CASE("Winograd matrices compute a 1-d correlation exactly (in double)", "[winograd]") {
+  for (std::size_t m : {2u, 4u, 6u}) {
+    CAPTURE(m);
+    const auto w = fmviz::detail::winograd_matrices(m, fmviz::detail::winograd_points(m));
+    REQUIRE(w.AT.rows() == static_cast<Eigen::Index>(m));
+    REQUIRE(w.BT.rows() == static_cast<Eigen::Index>(m + 2));
+    REQUIRE(w.G.cols() == 3);
+    const Eigen::Vector3d g(0.3, -1.7, 2.2);
+    Eigen::VectorXd d(static_cast<Eigen::Index>(m + 2));
+    for (Eigen::Index i = 0; i < d.size(); ++i) d(i) = std::sin(1.0 + 0.7 * double(i));
+    const Eigen::VectorXd y = w.AT * (w.G * g).cwiseProduct(w.BT * d);
+    for (Eigen::Index k = 0; k < static_cast<Eigen::Index>(m); ++k)
+      CHECK(y(k) == Approx(g(0) * d(k) + g(1) * d(k + 1) + g(2) * d(k + 2)).margin(1e-12));
+  }
+  CHECK_THAT(std::string(error_of([] { fmviz::detail::winograd_points(3); })->what()), contains("F(3,3)"));
+}
+
+TEST_CASE("Winograd matches the GEMM path and a direct convolution on edge tiles", "[winograd][conv]") {
+  struct Case {
+    Shape input;
+    std::size_t out_channels, pad;
+  };
+  // Sizes below, at and past one tile, not multiples of any tile; channel counts that are not multiples of a vector.
+  const std::vector<Case> cases = {
+      {{1, 5, 1, 1}, 7, 1},  {{1, 5, 3, 3}, 7, 0},   {{2, 3, 2, 2}, 4, 1},   {{3, 6, 5, 7}, 9, 1},
+      {{3, 6, 5, 7}, 9, 0},  {{1, 17, 13, 13}, 19, 1}, {{2, 4, 9, 14}, 33, 2}, {{1, 20, 30, 23}, 18, 1},
+  };
+  std::uint32_t seed = 500;
+  for (std::size_t m : {2u, 4u, 6u})
+    for (const Case& c : cases) {
+      CAPTURE(m, fmviz::shape_to_string(c.input), c.out_channels, c.pad);
+      const auto x = random_tensor(c.input, seed++);
+      const auto w = random_tensor({c.out_channels, c.input[1], 3, 3}, seed++);
+      const auto b = random_tensor({c.out_channels}, seed++);
+      const fmviz::Conv2d<float> wino(w, b, 1, 1, c.pad, c.pad, ConvAlgorithm::winograd, m);
+      const fmviz::Conv2d<float> gemm(w, b, 1, 1, c.pad, c.pad, ConvAlgorithm::gemm);
+      REQUIRE(wino.algorithm() == ConvAlgorithm::winograd);
+      REQUIRE(wino.winograd_tile() == m);
+      REQUIRE(gemm.algorithm() == ConvAlgorithm::gemm);
+      const auto y = wino.forward(x);
+      const auto ref = naive_conv(x, w, b, 1, 1, c.pad, c.pad);
+      // F(6,3)'s larger points cost about one more digit in fp32.
+      const double tolerance = m == 6 ? 3e-5 : 5e-6;
+      CHECK(max_err_over_max_ref(y, gemm.forward(x)) < tolerance);
+      CHECK(max_err_over_max_ref(y, ref) < tolerance);
+    }
+}
+
+TEST_CASE("Winograd in double precision agrees with a direct convolution to 1e-12", "[winograd][conv]") {
+  const auto x = random_tensor<double>({2, 7, 11, 10}, 41);
+  const auto w = random_tensor<double>({5, 7, 3, 3}, 42);
+  const auto b = random_tensor<double>({5}, 43);
+  for (std::size_t m : {2u, 4u, 6u}) {
+    CAPTURE(m);
+    const fmviz::Conv2d<double> conv(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m);
+    CHECK(max_rel_diff(conv.forward(x), naive_conv(x, w, b, 1, 1, 1, 1)) < 1e-12);
+  }
+}
+
+TEST_CASE("Winograd results do not depend on the thread count or on the other images of a batch", "[winograd][conv]") {
+  // Enough tiles for several blocks (the block budget is a few MB) and channels for several vectors.
+  const auto x = random_tensor({3, 40, 57, 61}, 7);
+  const auto w = random_tensor({48, 40, 3, 3}, 8, -0.1f, 0.1f);
+  const auto b = random_tensor({48}, 9);
+  const fmviz::Conv2d<float> conv(w, b, 1, 1, 1, 1);
+  REQUIRE(conv.algorithm() == ConvAlgorithm::winograd);
+  Tensor<float> one_thread, two_threads;
+  {
+    ThreadCount t(1);
+    one_thread = conv.forward(x);
+  }
+  {
+    ThreadCount t(2);
+    two_threads = conv.forward(x);
+  }
+  REQUIRE(one_thread.shape() == two_threads.shape());
+  CHECK(std::equal(one_thread.begin(), one_thread.end(), two_threads.begin()));
+  CHECK(max_err_over_max_ref(one_thread, naive_conv(x, w, b, 1, 1, 1, 1)) < 5e-6);
+  // Image 1 alone gives the same numbers as image 1 inside the batch of 3: nothing leaks across images.
+  Tensor<float> single({1, 40, 57, 61});
+  std::copy(x.channel(1, 0), x.channel(1, 0) + single.size(), single.begin());
+  const auto alone = conv.forward(single);
+  CHECK(std::equal(alone.begin(), alone.end(), one_thread.channel(1, 0)));
+}
+
+TEST_CASE("Conv2d chooses Winograd for wide 3x3 stride-1 layers only", "[winograd][conv]") {
+  auto conv = [](std::size_t out, std::size_t in, std::size_t k, std::size_t stride, ConvAlgorithm a) {
+    return fmviz::Conv2d<float>(Tensor<float>::zeros({out, in, k, k}), Tensor<float>::zeros({out}), stride, stride, 1, 1, a);
+  };
+  CHECK(conv(64, 64, 3, 1, ConvAlgorithm::automatic).algorithm() == ConvAlgorithm::winograd);
+  CHECK(conv(64, 64, 3, 1, ConvAlgorithm::automatic).winograd_tile() == 4);
+  CHECK(conv(64, 64, 3, 1, ConvAlgorithm::automatic).algorithm_name() == "winograd F(4x4,3x3)");
+  CHECK(conv(64, 3, 3, 1, ConvAlgorithm::automatic).algorithm() == ConvAlgorithm::gemm);  // conv1_1
+  CHECK(conv(64, 3, 3, 1, ConvAlgorithm::winograd).algorithm() == ConvAlgorithm::winograd);
+  CHECK(conv(64, 64, 3, 1, ConvAlgorithm::gemm).algorithm() == ConvAlgorithm::gemm);
+  CHECK(conv(64, 64, 3, 1, ConvAlgorithm::gemm).algorithm_name() == "im2col+gemm");
+  // Winograd is for 3x3 stride 1: anything else takes the GEMM path even when Winograd is asked for.
+  CHECK(conv(64, 64, 3, 2, ConvAlgorithm::winograd).algorithm() == ConvAlgorithm::gemm);
+  CHECK(conv(64, 64, 5, 1, ConvAlgorithm::winograd).algorithm() == ConvAlgorithm::gemm);
+  CHECK(conv(64, 64, 1, 1, ConvAlgorithm::automatic).algorithm() == ConvAlgorithm::gemm);
+
+  const auto e = error_of([] {
+    fmviz::Conv2d<float>(Tensor<float>::zeros({4, 4, 3, 3}), Tensor<float>::zeros({4}), 1, 1, 1, 1, ConvAlgorithm::winograd, 3);
+  });
+  REQUIRE(e);
+  CHECK(e->field() == "Conv2d.winograd_tile");
+  CHECK_THAT(std::string(e->what()), contains("2, 4 or 6"));
+}
+
+TEST_CASE("An exception inside a parallel loop reaches the caller as an fmviz::Error", "[parallel]") {
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadCount t(threads);
+    const auto e = error_of([] {
+      fmviz::detail::parallel_for(64, [](std::size_t i) {
+        if (i == 37) throw fmviz::Error({}, "item 37", "failed on purpose");
+      });
+    });
+    REQUIRE(e);
+    CHECK_THAT(std::string(e->what()), contains("failed on purpose"));
+  }
+  ThreadCount t(2);
+  if (fmviz::thread_count() < 2) {
+    WARN("skipped: built without OpenMP, so loops run on the caller's thread and std::bad_alloc passes through unchanged");
+    return;
+  }
+  const auto oom = error_of([] {
+    fmviz::detail::parallel_for(8, [](std::size_t i) {
+      if (i == 5) throw std::bad_alloc();
+    });
+  });
+  REQUIRE(oom);
+  CHECK_THAT(std::string(oom->what()), contains("out of memory"));
+}
