@@ -7,6 +7,8 @@
 #include "conv_reference.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -21,21 +23,40 @@ using fmviz_test::naive_conv;
 using fmviz_test::random_tensor;
 using fmviz_test::ThreadCount;
 
-TEST_CASE("Winograd matrices compute a 1-d correlation exactly (in double)", "[winograd]") {
-  for (std::size_t m : {2u, 4u, 6u}) {
-    CAPTURE(m);
-    const auto w = fmviz::detail::winograd_matrices(m, fmviz::detail::winograd_points(m));
-    REQUIRE(w.AT.rows() == static_cast<Eigen::Index>(m));
-    REQUIRE(w.BT.rows() == static_cast<Eigen::Index>(m + 2));
-    REQUIRE(w.G.cols() == 3);
-    const Eigen::Vector3d g(0.3, -1.7, 2.2);
-    Eigen::VectorXd d(static_cast<Eigen::Index>(m + 2));
-    for (Eigen::Index i = 0; i < d.size(); ++i) d(i) = std::sin(1.0 + 0.7 * double(i));
-    const Eigen::VectorXd y = w.AT * (w.G * g).cwiseProduct(w.BT * d);
-    for (Eigen::Index k = 0; k < static_cast<Eigen::Index>(m); ++k)
-      CHECK(y(k) == Approx(g(0) * d(k) + g(1) * d(k + 1) + g(2) * d(k + 2)).margin(1e-12));
+namespace {
+
+/// y = A^T [(G g) * (B^T d)] against the direct correlation, all in double.
+template <std::size_t M>
+double correlation_error() {
+  constexpr auto w = fmviz::detail::winograd_matrices<M>();
+  constexpr std::size_t A = M + 2;
+  const double g[3] = {0.3, -1.7, 2.2};
+  double d[A], gg[A], dd[A], worst = 0;
+  for (std::size_t i = 0; i < A; ++i) d[i] = std::sin(1.0 + 0.7 * double(i));
+  for (std::size_t i = 0; i < A; ++i) {
+    gg[i] = w.G[i][0] * g[0] + w.G[i][1] * g[1] + w.G[i][2] * g[2];
+    dd[i] = 0;
+    for (std::size_t j = 0; j < A; ++j) dd[i] += w.BT[i][j] * d[j];
   }
-  CHECK_THAT(std::string(error_of([] { fmviz::detail::winograd_points(3); })->what()), contains("F(3,3)"));
+  for (std::size_t k = 0; k < M; ++k) {
+    double y = 0;
+    for (std::size_t i = 0; i < A; ++i) y += w.AT[k][i] * gg[i] * dd[i];
+    worst = std::max(worst, std::abs(y - (g[0] * d[k] + g[1] * d[k + 1] + g[2] * d[k + 2])));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("Winograd matrices compute a 1-d correlation exactly (in double)", "[winograd]") {
+  CHECK(correlation_error<2>() < 1e-12);
+  CHECK(correlation_error<4>() < 1e-12);
+  CHECK(correlation_error<6>() < 1e-12);
+  // F(4,3) interpolates at 0, +-sqrt2 and +-sqrt2/2; each row of G has largest entry 1.
+  constexpr auto w = fmviz::detail::winograd_matrices<4>();
+  CHECK(w.points[1] == Approx(std::sqrt(2.0)));
+  CHECK(w.points[3] == Approx(std::sqrt(2.0) / 2));
+  for (const auto& row : w.G) CHECK(std::max({std::abs(row[0]), std::abs(row[1]), std::abs(row[2])}) == Approx(1.0));
 }
 
 TEST_CASE("Winograd matches the GEMM path and a direct convolution on edge tiles", "[winograd][conv]") {
@@ -76,7 +97,7 @@ TEST_CASE("Winograd in double precision agrees with a direct convolution to 1e-1
   for (std::size_t m : {2u, 4u, 6u}) {
     CAPTURE(m);
     const fmviz::Conv2d<double> conv(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m);
-    CHECK(max_rel_diff(conv.forward(x), naive_conv(x, w, b, 1, 1, 1, 1)) < 1e-12);
+    CHECK(max_err_over_max_ref(conv.forward(x), naive_conv(x, w, b, 1, 1, 1, 1)) < 1e-12);
   }
 }
 

@@ -54,6 +54,10 @@ network:
                           VGG release's BGR 0-255 minus the mean
       --size N            resize images to N x N before the network (default 224)
       --threads N         threads to use (default: all cores)
+      --conv-algorithm auto|gemm|winograd
+                          how the conv layers compute: Winograd F(4x4,3x3) for the 3x3 layers with
+                          16 or more channels and im2col + GEMM for the rest (auto, default), GEMM
+                          everywhere (the reference path), or Winograd for every 3x3 layer
 
 messages:
       --progress          report progress on stderr even when it is not a terminal
@@ -81,6 +85,7 @@ struct Options {
   fmviz::Preset preset = fmviz::Preset::torchvision;
   std::size_t size = 224;
   int threads = 0;
+  fmviz::ConvAlgorithm algorithm = fmviz::ConvAlgorithm::automatic;
   bool progress = false, quiet = false, help = false, version = false;
 };
 
@@ -202,7 +207,10 @@ inline Options parse_args(int argc, char** argv) {
       else throw UsageError{"--preset expects torchvision or caffe, got '" + v + "'"};
     } else if (arg == "--size") o.size = parse_count(arg, take_value(), 32, 4096);
     else if (arg == "--threads") o.threads = static_cast<int>(parse_count(arg, take_value(), 1, 1024));
-    else if (arg == "--progress") flag(o.progress);
+    else if (arg == "--conv-algorithm") {
+      const std::string v = take_value();
+      o.algorithm = parse_with(arg, [&] { return fmviz::parse_conv_algorithm(v); });
+    } else if (arg == "--progress") flag(o.progress);
     else if (arg == "-q" || arg == "--quiet") flag(o.quiet);
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option '" + arg + "'"};
     else throw UsageError{"unexpected argument '" + arg + "' (images are given with --image)"};

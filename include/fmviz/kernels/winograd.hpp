@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../detail/parallel.hpp"
@@ -31,26 +32,15 @@ namespace detail {
 template <typename T>
 class WinogradConv3x3 {
  public:
-  static constexpr std::size_t lanes = 64 / sizeof(T);  // tiles transformed together
-  static constexpr std::size_t max_alpha = 8;
+  static constexpr std::size_t lanes = 64 / sizeof(T);  // tiles (or output channels) transformed together
 
   /// weight: (K, C, 3, 3). m: the output tile side, 2, 4 or 6.
   WinogradConv3x3(const Tensor<T>& weight, std::size_t m)
       : m_(m), alpha_(m + 2), k_(weight.dim(0)), c_(weight.dim(1)) {
     if (weight.rank() != 4 || weight.dim(2) != 3 || weight.dim(3) != 3)
       throw Error({}, "winograd", "needs a (K,C,3,3) weight, got " + shape_to_string(weight.shape()));
-    const WinogradMatrices w = winograd_matrices(m, winograd_points(m));
-    for (std::size_t i = 0; i < alpha_; ++i) {
-      bt_.emplace_back();
-      for (std::size_t j = 0; j < alpha_; ++j)
-        if (w.BT(index(i), index(j)) != 0.0) bt_.back().push_back({j, static_cast<T>(w.BT(index(i), index(j)))});
-    }
-    for (std::size_t r = 0; r < m_; ++r) {
-      at_.emplace_back();
-      for (std::size_t j = 0; j < alpha_; ++j)
-        if (w.AT(index(r), index(j)) != 0.0) at_.back().push_back({j, static_cast<T>(w.AT(index(r), index(j)))});
-    }
-    transform_weights(weight, w.G);
+    if (m != 2 && m != 4 && m != 6) throw Error({}, "winograd", "no F(" + std::to_string(m) + ",3): the tile must be 2, 4 or 6");
+    with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight); });
   }
 
   std::size_t tile() const noexcept { return m_; }
@@ -90,17 +80,13 @@ class WinogradConv3x3 {
     for (std::size_t first = 0; first < total; first += block) {
       const std::size_t count = std::min(block, total - first);
       for (std::size_t b = 0; b < count; ++b) places[b] = place_of(first + b, g);
-      input_transform(x, g, places.data(), count, block, v);
+      with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, block, v); });
       products(v, mm, count, block);
-      output_transform(mm, bias, g, places.data(), count, block, y);
+      with_tile([&](auto tile) { output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, block, y); });
     }
   }
 
  private:
-  struct Term {
-    std::size_t index;
-    T coef;
-  };
   struct Geometry {
     std::size_t n, h, w, oh, ow, tiles_y, tiles_x;
     std::ptrdiff_t pad_h, pad_w;
@@ -116,6 +102,7 @@ class WinogradConv3x3 {
   static constexpr std::size_t block_budget_bytes = std::size_t(4) << 20;
 
   static Eigen::Index index(std::size_t i) { return static_cast<Eigen::Index>(i); }
+  using Lanes = Eigen::Array<T, static_cast<int>(lanes), 1>;  // one value per tile or output channel, in SIMD registers
   static std::size_t round_up(std::size_t n, std::size_t q) { return (n + q - 1) / q * q; }
   static std::size_t round_down(std::size_t n, std::size_t q) { return n / q * q; }
 
@@ -133,75 +120,117 @@ class WinogradConv3x3 {
     return p;
   }
 
-  void transform_weights(const Tensor<T>& weight, const Eigen::MatrixXd& G) {
-    Tensor<T> u({positions(), k_, c_});  // U[p] = (G g G^T)[p], K x C row-major for each position
-    const std::size_t a = alpha_, kc = k_ * c_;
-    parallel_for(k_, [&](std::size_t k) {
-      double gg[3][3], t[max_alpha][3];
-      for (std::size_t c = 0; c < c_; ++c) {
-        const T* src = weight.data() + (k * c_ + c) * 9;
-        for (std::size_t i = 0; i < 9; ++i) gg[i / 3][i % 3] = static_cast<double>(src[i]);
-        for (std::size_t i = 0; i < a; ++i)
-          for (std::size_t j = 0; j < 3; ++j)
-            t[i][j] = G(index(i), 0) * gg[0][j] + G(index(i), 1) * gg[1][j] + G(index(i), 2) * gg[2][j];
-        for (std::size_t i = 0; i < a; ++i)
-          for (std::size_t j = 0; j < a; ++j)
-            u[(i * a + j) * kc + k * c_ + c] =
-                static_cast<T>(t[i][0] * G(index(j), 0) + t[i][1] * G(index(j), 1) + t[i][2] * G(index(j), 2));
-      }
-    }, kc > 256);
-    u_.resize(positions());
-    parallel_for(positions(), [&](std::size_t p) { u_[p] = PackedLhs<T>(u.data() + p * kc, k_, c_); });
+  /// Calls f(std::integral_constant<size_t, m>): the transforms are compiled for each tile size.
+  template <typename F>
+  void with_tile(F&& f) const {
+    if (m_ == 2) f(std::integral_constant<std::size_t, 2>());
+    else if (m_ == 4) f(std::integral_constant<std::size_t, 4>());
+    else f(std::integral_constant<std::size_t, 6>());
   }
 
-  /// V[p][c][b] = (B^T d B)[p] for the block's tiles, channel by channel.
+  template <std::size_t M>
+  void transform_weights(const Tensor<T>& weight) {
+    constexpr std::size_t A = M + 2;
+    constexpr WinogradMatrices<M> w = winograd_matrices<M>();
+    Tensor<T> u({A * A, k_, c_});  // U[p] = (G g G^T)[p] in double, K x C row-major for each position
+    const std::size_t kc = k_ * c_;
+    parallel_for(k_, [&](std::size_t k) {
+      double g[3][3], t[A][3];
+      for (std::size_t c = 0; c < c_; ++c) {
+        const T* src = weight.data() + (k * c_ + c) * 9;
+        for (std::size_t i = 0; i < 9; ++i) g[i / 3][i % 3] = static_cast<double>(src[i]);
+        for (std::size_t i = 0; i < A; ++i)
+          for (std::size_t j = 0; j < 3; ++j) t[i][j] = w.G[i][0] * g[0][j] + w.G[i][1] * g[1][j] + w.G[i][2] * g[2][j];
+        for (std::size_t i = 0; i < A; ++i)
+          for (std::size_t j = 0; j < A; ++j)
+            u[(i * A + j) * kc + k * c_ + c] = static_cast<T>(t[i][0] * w.G[j][0] + t[i][1] * w.G[j][1] + t[i][2] * w.G[j][2]);
+      }
+    }, kc > 256);
+    u_.resize(A * A);
+    parallel_for(A * A, [&](std::size_t p) { u_[p] = PackedLhs<T>(u.data() + p * kc, k_, c_); });
+  }
+
+  /// The transform matrices as constants of type T.
+  template <std::size_t M>
+  struct Constants {
+    static constexpr WinogradMatrices<M> w = winograd_matrices<M>();
+  };
+
+  /// acc += c x for the (I, K) entry c of B^T (Input) or A^T: zero entries vanish and +-1 need no multiply,
+  /// because c is known when the kernel is compiled.
+  template <std::size_t M, bool Input, std::size_t I, std::size_t K>
+  static void multiply_add(Lanes& acc, const Lanes& x) {
+    constexpr T c = static_cast<T>(Input ? Constants<M>::w.BT[I][K] : Constants<M>::w.AT[I][K]);
+    if constexpr (c == T(1)) acc += x;
+    else if constexpr (c == T(-1)) acc -= x;
+    else if constexpr (c != T(0)) acc += c * x;
+  }
+
+  /// Row I of the matrix times the column x[0], x[step], ..., x[(alpha-1) step].
+  template <std::size_t M, bool Input, std::size_t I, std::size_t... K>
+  static Lanes row_times(const Lanes* x, std::size_t step, std::index_sequence<K...>) {
+    Lanes acc = Lanes::Zero();
+    (multiply_add<M, Input, I, K>(acc, x[K * step]), ...);
+    return acc;
+  }
+
+  /// out = C x C^T for `lanes` matrices at once, with C = B^T (alpha x alpha, Input) or A^T (m x alpha);
+  /// x is alpha x alpha, t scratch (R x alpha), out R x R.
+  template <std::size_t M, bool Input, std::size_t... I>
+  static void sandwich(const Lanes* x, Lanes* t, Lanes* out, std::index_sequence<I...>) {
+    constexpr std::size_t A = M + 2, R = sizeof...(I);
+    constexpr auto columns = std::make_index_sequence<A>();
+    for (std::size_t j = 0; j < A; ++j) ((t[I * A + j] = row_times<M, Input, I>(x + j, A, columns)), ...);
+    for (std::size_t i = 0; i < R; ++i) ((out[i * R + I] = row_times<M, Input, I>(t + i * A, 1, columns)), ...);
+  }
+
+  /// V[p][c][b] = (B^T d B)[p] for the block's tiles, channel by channel, `lanes` tiles at a time.
+  template <std::size_t M>
   void input_transform(const Tensor<T>& x, const Geometry& g, const TilePlace* places, std::size_t count, std::size_t stride,
                        T* v) const {
-    const std::size_t a = alpha_, a2 = a * a, plane = g.h * g.w;
+    constexpr std::size_t A = M + 2;
+    const std::size_t plane = g.h * g.w;
     const auto h = static_cast<std::ptrdiff_t>(g.h), w = static_cast<std::ptrdiff_t>(g.w);
+    auto inside = [&](const TilePlace& p) {
+      return p.iy >= 0 && p.ix >= 0 && p.iy + static_cast<std::ptrdiff_t>(A) <= h && p.ix + static_cast<std::ptrdiff_t>(A) <= w;
+    };
     parallel_for(c_, [&](std::size_t c) {
-      alignas(64) T d[max_alpha * max_alpha][lanes];
-      alignas(64) T t[max_alpha * max_alpha][lanes];
+      Lanes d[A * A], t[A * A], out[A * A];
       for (std::size_t b0 = 0; b0 < count; b0 += lanes) {
         const std::size_t n_lanes = std::min(lanes, count - b0);
-        for (std::size_t l = 0; l < lanes; ++l) {
-          if (l >= n_lanes) {
-            for (std::size_t q = 0; q < a2; ++q) d[q][l] = T(0);
-            continue;
-          }
-          const TilePlace& p = places[b0 + l];
-          const T* src = x.data() + (p.image * c_ + c) * plane;
-          const bool inside = p.iy >= 0 && p.ix >= 0 && p.iy + static_cast<std::ptrdiff_t>(a) <= h &&
-                              p.ix + static_cast<std::ptrdiff_t>(a) <= w;
-          for (std::size_t r = 0; r < a; ++r) {
-            const std::ptrdiff_t yy = p.iy + static_cast<std::ptrdiff_t>(r);
-            if (inside) {
-              const T* row = src + yy * w + p.ix;
-              for (std::size_t s = 0; s < a; ++s) d[r * a + s][l] = row[s];
-            } else {
-              for (std::size_t s = 0; s < a; ++s) {
+        const TilePlace& first = places[b0];
+        const TilePlace& last = places[b0 + n_lanes - 1];
+        if (n_lanes == lanes && first.image == last.image && first.iy == last.iy && inside(first) && inside(last)) {
+          // A full group along one tile row, inside the image: lane l reads M columns to the right of lane l-1.
+          const T* src = x.data() + (first.image * c_ + c) * plane + first.iy * w + first.ix;
+          for (std::size_t r = 0; r < A; ++r)
+            for (std::size_t s = 0; s < A; ++s)
+              for (std::size_t l = 0; l < lanes; ++l) d[r * A + s](index(l)) = src[static_cast<std::ptrdiff_t>(r) * w + l * M + s];
+        } else {
+          for (std::size_t l = 0; l < lanes; ++l) {
+            if (l >= n_lanes) {
+              for (std::size_t q = 0; q < A * A; ++q) d[q](index(l)) = T(0);
+              continue;
+            }
+            const TilePlace& p = places[b0 + l];
+            const T* src = x.data() + (p.image * c_ + c) * plane;
+            if (inside(p)) {
+              const T* patch = src + p.iy * w + p.ix;
+              for (std::size_t r = 0; r < A; ++r)
+                for (std::size_t s = 0; s < A; ++s) d[r * A + s](index(l)) = patch[static_cast<std::ptrdiff_t>(r) * w + s];
+              continue;
+            }
+            for (std::size_t r = 0; r < A; ++r) {
+              const std::ptrdiff_t yy = p.iy + static_cast<std::ptrdiff_t>(r);
+              for (std::size_t s = 0; s < A; ++s) {
                 const std::ptrdiff_t xx = p.ix + static_cast<std::ptrdiff_t>(s);
-                d[r * a + s][l] = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? src[yy * w + xx] : T(0);
+                d[r * A + s](index(l)) = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? src[yy * w + xx] : T(0);
               }
             }
           }
         }
-        // t = B^T d, then v = t B, each a sum over the nonzero entries of a row of B^T.
-        for (std::size_t i = 0; i < a; ++i)
-          for (std::size_t j = 0; j < a; ++j) {
-            T acc[lanes] = {};
-            for (const Term& term : bt_[i])
-              for (std::size_t l = 0; l < lanes; ++l) acc[l] += term.coef * d[term.index * a + j][l];
-            for (std::size_t l = 0; l < lanes; ++l) t[i * a + j][l] = acc[l];
-          }
-        for (std::size_t i = 0; i < a; ++i)
-          for (std::size_t j = 0; j < a; ++j) {
-            T acc[lanes] = {};
-            for (const Term& term : bt_[j])
-              for (std::size_t l = 0; l < lanes; ++l) acc[l] += term.coef * t[i * a + term.index][l];
-            T* dst = v + ((i * a + j) * c_ + c) * stride + b0;
-            for (std::size_t l = 0; l < lanes; ++l) dst[l] = acc[l];
-          }
+        sandwich<M, true>(d, t, out, std::make_index_sequence<A>());
+        for (std::size_t q = 0; q < A * A; ++q) Eigen::Map<Lanes>(v + (q * c_ + c) * stride + b0) = out[q];
       }
     }, c_ * count >= 2 * lanes);
   }
@@ -212,47 +241,37 @@ class WinogradConv3x3 {
   }
 
   /// y = A^T M A + bias for every tile of the block, `lanes` output channels at a time.
+  template <std::size_t M>
   void output_transform(const T* mm, const T* bias, const Geometry& g, const TilePlace* places, std::size_t count,
                         std::size_t stride, Tensor<T>& y) const {
-    const std::size_t a = alpha_, a2 = a * a, plane = g.oh * g.ow;
+    constexpr std::size_t A = M + 2;
+    const std::size_t plane = g.oh * g.ow;
     parallel_for(count, [&](std::size_t b) {
-      alignas(64) T src[max_alpha * max_alpha][lanes];
-      alignas(64) T t[max_alpha * max_alpha][lanes];
-      alignas(64) T out[max_alpha * max_alpha][lanes];
+      Lanes src[A * A], t[A * A], out[M * M];
       const TilePlace& p = places[b];
       for (std::size_t k0 = 0; k0 < k_; k0 += lanes) {
         const std::size_t n_lanes = std::min(lanes, k_ - k0);
-        for (std::size_t q = 0; q < a2; ++q) {
+        for (std::size_t q = 0; q < A * A; ++q) {
           const T* from = mm + (q * stride + b) * k_ + k0;
-          for (std::size_t l = 0; l < lanes; ++l) src[q][l] = l < n_lanes ? from[l] : T(0);
+          if (n_lanes == lanes) src[q] = Eigen::Map<const Lanes>(from);
+          else for (std::size_t l = 0; l < lanes; ++l) src[q](index(l)) = l < n_lanes ? from[l] : T(0);
         }
-        for (std::size_t r = 0; r < m_; ++r)
-          for (std::size_t j = 0; j < a; ++j) {
-            T acc[lanes] = {};
-            for (const Term& term : at_[r])
-              for (std::size_t l = 0; l < lanes; ++l) acc[l] += term.coef * src[term.index * a + j][l];
-            for (std::size_t l = 0; l < lanes; ++l) t[r * a + j][l] = acc[l];
-          }
-        for (std::size_t r = 0; r < m_; ++r)
-          for (std::size_t s = 0; s < m_; ++s) {
-            T acc[lanes];
-            for (std::size_t l = 0; l < lanes; ++l) acc[l] = bias && l < n_lanes ? bias[k0 + l] : T(0);
-            for (const Term& term : at_[s])
-              for (std::size_t l = 0; l < lanes; ++l) acc[l] += term.coef * t[r * a + term.index][l];
-            for (std::size_t l = 0; l < lanes; ++l) out[r * m_ + s][l] = acc[l];
-          }
+        sandwich<M, false>(src, t, out, std::make_index_sequence<M>());
+        if (bias) {
+          Lanes b = Lanes::Zero();
+          for (std::size_t l = 0; l < n_lanes; ++l) b(index(l)) = bias[k0 + l];
+          for (std::size_t q = 0; q < M * M; ++q) out[q] += b;
+        }
         for (std::size_t l = 0; l < n_lanes; ++l) {
           T* dst = y.data() + (p.image * k_ + k0 + l) * plane + p.oy * g.ow + p.ox;
           for (std::size_t r = 0; r < p.rows; ++r)
-            for (std::size_t s = 0; s < p.cols; ++s) dst[r * g.ow + s] = out[r * m_ + s][l];
+            for (std::size_t s = 0; s < p.cols; ++s) dst[r * g.ow + s] = out[r * M + s](index(l));
         }
       }
     }, k_ * count >= 2 * lanes);
   }
 
   std::size_t m_, alpha_, k_, c_;
-  std::vector<std::vector<Term>> bt_;  // nonzero entries of each row of B^T
-  std::vector<std::vector<Term>> at_;  // nonzero entries of each row of A^T
   std::vector<PackedLhs<T>> u_;        // the transformed weights U[p], K x C for each position p
 };
 

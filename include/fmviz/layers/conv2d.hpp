@@ -27,6 +27,14 @@ inline const char* to_string(ConvAlgorithm a) noexcept {
   return "?";
 }
 
+/// "auto", "gemm" or "winograd"; throws fmviz::Error naming the accepted values.
+inline ConvAlgorithm parse_conv_algorithm(const std::string& name) {
+  if (name == "auto") return ConvAlgorithm::automatic;
+  if (name == "gemm") return ConvAlgorithm::gemm;
+  if (name == "winograd") return ConvAlgorithm::winograd;
+  throw Error({}, "conv algorithm", "expected auto, gemm or winograd, got '" + name + "'");
+}
+
 using Conv2dOptions = detail::ConvGeometry;
 
 template <typename T>
