@@ -176,3 +176,19 @@ TEST_CASE("An exception inside a parallel loop reaches the caller as an fmviz::E
   REQUIRE(oom);
   CHECK_THAT(std::string(oom->what()), contains("out of memory"));
 }
+
+TEST_CASE("Winograd weights transformed at each forward give the same results as weights transformed once", "[winograd][conv]") {
+  const auto x = random_tensor({2, 24, 19, 22}, 61);
+  const auto w = random_tensor({40, 24, 3, 3}, 62, -0.2f, 0.2f);
+  const auto b = random_tensor({40}, 63);
+  for (std::size_t m : {2u, 4u, 6u}) {
+    CAPTURE(m);
+    const fmviz::Conv2d<float> once(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::at_build);
+    const fmviz::Conv2d<float> each(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::per_forward);
+    const auto a = once.forward(x);
+    const auto c = each.forward(x);
+    CHECK(std::equal(a.begin(), a.end(), c.begin()));
+    const auto again = each.forward(x);  // the scratch memory is reused, not stale
+    CHECK(std::equal(a.begin(), a.end(), again.begin()));
+  }
+}

@@ -24,6 +24,8 @@ struct LoadOptions {
   ConvAlgorithm algorithm = ConvAlgorithm::automatic;
   /// Winograd's output tile side, 2, 4 or 6; 0 chooses.
   std::size_t winograd_tile = 0;
+  /// Transform the Winograd layers' weights once now (default), or at each forward to save memory.
+  WinogradWeights winograd_weights = WinogradWeights::at_build;
 };
 
 namespace detail {
@@ -167,7 +169,8 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
       Tensor<T> weight = lookup.take<T>(all_specs[next_spec++]);
       Tensor<T> bias = lookup.take<T>(all_specs[next_spec++]);
       if (p.is_conv) layers.emplace_back(p.name, LayerKind::conv2d,
-                                        Conv2d<T>(std::move(weight), std::move(bias), 1, 1, 1, 1, options.algorithm, options.winograd_tile));
+                                        Conv2d<T>(std::move(weight), std::move(bias), 1, 1, 1, 1, options.algorithm,
+                                                  options.winograd_tile, options.winograd_weights));
       else layers.emplace_back(p.name, LayerKind::linear, Linear<T>(std::move(weight), std::move(bias)));
     } else if (p.is_relu) {
       layers.emplace_back(p.name, LayerKind::relu, ReLU{});

@@ -30,27 +30,42 @@ class PackedLhs {
  public:
   PackedLhs() = default;
 
-  /// src: rows x depth, row-major.
-  PackedLhs(const T* src, std::size_t rows, std::size_t depth) : rows_(rows), depth_(depth) {
-    kc_ = std::min<std::size_t>(depth, 256);  // a depth slice of the right operand stays in L1 per micro-panel
-    mc_ = std::min<std::size_t>(rows, 128);   // a packed block of the weights (128 x 256 floats) stays in L2
+  /// Room for a rows x depth matrix, filled band by band with pack_band (so a caller can produce the matrix
+  /// one band of rows at a time, never holding all of it unpacked). With `storage` (storage_size(rows, depth)
+  /// elements, 64-byte aligned, outliving this object) the matrix lives there instead of in memory of its own.
+  PackedLhs(std::size_t rows, std::size_t depth, T* storage = nullptr)
+      : rows_(rows), depth_(depth), kc_(std::min<std::size_t>(depth, 256)), mc_(std::min<std::size_t>(rows, 128)) {
+    size_ = layout(rows_, depth_, kc_, mc_, &offsets_);
+    if (storage) {
+      data_ = storage;
+    } else {
+      owned_ = aligned_array<T>(size_);
+      data_ = owned_.get();
+    }
+  }
+
+  /// Elements a rows x depth matrix takes once packed.
+  static std::size_t storage_size(std::size_t rows, std::size_t depth) {
+    return layout(rows, depth, std::min<std::size_t>(depth, 256), std::min<std::size_t>(rows, 128), nullptr);
+  }
+
+  /// Rows in one band: pack_band takes bands starting at multiples of this.
+  std::size_t band_rows() const noexcept { return mc_; }
+
+  /// Stores rows [first, first + band_rows()) (fewer at the end) from `band`, column-major with column stride
+  /// `stride` (the layout Eigen packs fastest from).
+  void pack_band(std::size_t first, const T* band, std::size_t stride) {
+    const std::size_t rows = std::min(mc_, rows_ - first);
 #if FMVIZ_EIGEN_PREPACKED_GEMM
-    for (std::size_t k2 = 0; k2 < depth_; k2 += kc_)
-      for (std::size_t i2 = 0; i2 < rows_; i2 += mc_) {
-        offsets_.push_back(size_);
-        size_ += round_up(std::min(kc_, depth_ - k2) * std::min(mc_, rows_ - i2));  // blocks stay 64-byte aligned
-      }
-    data_ = aligned_array<T>(size_);
-    const LhsMapper lhs(src, static_cast<Index>(depth_));
-    std::size_t block = 0;
-    for (std::size_t k2 = 0; k2 < depth_; k2 += kc_)
-      for (std::size_t i2 = 0; i2 < rows_; i2 += mc_)
-        PackLhs()(data_.get() + offsets_[block++], lhs.getSubMapper(static_cast<Index>(i2), static_cast<Index>(k2)),
-                  static_cast<Index>(std::min(kc_, depth_ - k2)), static_cast<Index>(std::min(mc_, rows_ - i2)));
+    const BandMapper lhs(band, static_cast<Index>(stride));
+    const std::size_t bands = (rows_ + mc_ - 1) / mc_;
+    std::size_t slice = 0;
+    for (std::size_t k2 = 0; k2 < depth_; k2 += kc_, ++slice)
+      PackLhs()(data_ + offsets_[slice * bands + first / mc_], lhs.getSubMapper(0, static_cast<Index>(k2)),
+                static_cast<Index>(std::min(kc_, depth_ - k2)), static_cast<Index>(rows));
 #else
-    size_ = rows_ * depth_;
-    data_ = aligned_array<T>(size_);
-    std::copy(src, src + size_, data_.get());
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < depth_; ++c) data_[(first + r) * depth_ + c] = band[c * stride + r];
 #endif
   }
 
@@ -72,13 +87,13 @@ class PackedLhs {
       const auto kc = static_cast<Index>(std::min(kc_, depth_ - k2));
       PackRhs()(block_b, rhs_map.getSubMapper(static_cast<Index>(k2), 0), kc, static_cast<Index>(cols));
       for (std::size_t i2 = 0; i2 < rows_; i2 += mc_)
-        Kernel()(res_map.getSubMapper(static_cast<Index>(i2), 0), data_.get() + offsets_[block++], block_b,
+        Kernel()(res_map.getSubMapper(static_cast<Index>(i2), 0), data_ + offsets_[block++], block_b,
                  static_cast<Index>(std::min(mc_, rows_ - i2)), kc, static_cast<Index>(cols), T(1));
     }
 #else
     using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using ColMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-    const Eigen::Map<const RowMajor> lhs(data_.get(), static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(depth_));
+    const Eigen::Map<const RowMajor> lhs(data_, static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(depth_));
     const Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>> r(rhs, static_cast<Eigen::Index>(depth_), static_cast<Eigen::Index>(cols),
                                                                 Eigen::OuterStride<>(static_cast<Eigen::Index>(rhs_stride)));
     Eigen::Map<ColMajor, 0, Eigen::OuterStride<>> out(res, static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols),
@@ -90,20 +105,38 @@ class PackedLhs {
  private:
   static std::size_t round_up(std::size_t n) { return (n + 15) / 16 * 16; }
 
+  /// kc: a depth slice of the right operand stays in L1 per micro-panel; mc: a packed block of the weights
+  /// (128 x 256 floats) stays in L2. Returns the packed size; `offsets` gets where each (slice, band) block starts.
+  static std::size_t layout(std::size_t rows, std::size_t depth, std::size_t kc, std::size_t mc, std::vector<std::size_t>* offsets) {
+#if FMVIZ_EIGEN_PREPACKED_GEMM
+    std::size_t size = 0;
+    for (std::size_t k2 = 0; k2 < depth; k2 += kc)
+      for (std::size_t i2 = 0; i2 < rows; i2 += mc) {
+        if (offsets) offsets->push_back(size);
+        size += round_up(std::min(kc, depth - k2) * std::min(mc, rows - i2));  // blocks stay 64-byte aligned
+      }
+    return size;
+#else
+    (void)kc, (void)mc, (void)offsets;
+    return rows * depth;
+#endif
+  }
+
 #if FMVIZ_EIGEN_PREPACKED_GEMM
   using Index = Eigen::Index;
   using Traits = Eigen::internal::gebp_traits<T, T>;
-  using LhsMapper = Eigen::internal::const_blas_data_mapper<T, Index, Eigen::RowMajor>;
+  using BandMapper = Eigen::internal::const_blas_data_mapper<T, Index, Eigen::ColMajor>;
   using RhsMapper = Eigen::internal::const_blas_data_mapper<T, Index, Eigen::RowMajor>;
   using ResMapper = Eigen::internal::blas_data_mapper<T, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
-  using PackLhs = Eigen::internal::gemm_pack_lhs<T, Index, LhsMapper, Traits::mr, Traits::LhsProgress,
-                                                 typename Traits::LhsPacket4Packing, Eigen::RowMajor>;
+  using PackLhs = Eigen::internal::gemm_pack_lhs<T, Index, BandMapper, Traits::mr, Traits::LhsProgress,
+                                                 typename Traits::LhsPacket4Packing, Eigen::ColMajor>;
   using PackRhs = Eigen::internal::gemm_pack_rhs<T, Index, RhsMapper, Traits::nr, Eigen::RowMajor>;
   using Kernel = Eigen::internal::gebp_kernel<T, T, Index, ResMapper, Traits::mr, Traits::nr, false, false>;
-  std::vector<std::size_t> offsets_;  // where each (depth slice, row block) starts
 #endif
+  std::vector<std::size_t> offsets_;  // where each (depth slice, row band) block starts
   std::size_t rows_ = 0, depth_ = 0, kc_ = 0, mc_ = 0, size_ = 0;
-  std::unique_ptr<T[], AlignedFree> data_;
+  std::unique_ptr<T[], AlignedFree> owned_;  // empty when the matrix lives in borrowed storage
+  T* data_ = nullptr;
 };
 
 }  // namespace detail

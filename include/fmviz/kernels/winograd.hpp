@@ -34,26 +34,42 @@ class WinogradConv3x3 {
  public:
   static constexpr std::size_t lanes = 64 / sizeof(T);  // tiles (or output channels) transformed together
 
-  /// weight: (K, C, 3, 3). m: the output tile side, 2, 4 or 6.
-  WinogradConv3x3(const Tensor<T>& weight, std::size_t m)
+  /// weight: (K, C, 3, 3). m: the output tile side, 2, 4 or 6. With `transform_now`, the weights are transformed
+  /// here and kept; without, each forward transforms them into the calling thread's scratch memory.
+  WinogradConv3x3(const Tensor<T>& weight, std::size_t m, bool transform_now = true)
       : m_(m), alpha_(m + 2), k_(weight.dim(0)), c_(weight.dim(1)) {
     if (weight.rank() != 4 || weight.dim(2) != 3 || weight.dim(3) != 3)
       throw Error({}, "winograd", "needs a (K,C,3,3) weight, got " + shape_to_string(weight.shape()));
     if (m != 2 && m != 4 && m != 6) throw Error({}, "winograd", "no F(" + std::to_string(m) + ",3): the tile must be 2, 4 or 6");
-    with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight); });
+    if (transform_now) {
+      for (std::size_t p = 0; p < positions(); ++p) u_.emplace_back(k_, c_);
+      with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, u_); });
+    }
   }
 
   std::size_t tile() const noexcept { return m_; }
   std::size_t positions() const noexcept { return alpha_ * alpha_; }
-  /// Bytes of transformed weights this kernel holds.
+  /// Bytes of transformed weights this kernel holds (0 when each forward transforms them).
   std::size_t weight_bytes() const noexcept {
     std::size_t bytes = 0;
     for (const auto& u : u_) bytes += u.bytes();
     return bytes;
   }
 
-  /// y (N, K, H + 2 pad_h - 2, W + 2 pad_w - 2) = conv(x, weights) + bias; y is allocated by the caller.
-  void forward(const Tensor<T>& x, const T* bias, std::size_t pad_h, std::size_t pad_w, Tensor<T>& y) const {
+  /// y (N, K, H + 2 pad_h - 2, W + 2 pad_w - 2) = conv(x, weight) + bias; y is allocated by the caller.
+  /// `weight` is the one the kernel was built with (read only when it was built without transforming it).
+  void forward(const Tensor<T>& x, const Tensor<T>& weight, const T* bias, std::size_t pad_h, std::size_t pad_w,
+               Tensor<T>& y) const {
+    const std::vector<PackedLhs<T>>* u = &u_;
+    std::vector<PackedLhs<T>> scratch;
+    if (u_.empty()) {  // transform now, into this thread's scratch memory
+      struct WeightsTag {};
+      const std::size_t each = PackedLhs<T>::storage_size(k_, c_);
+      T* storage = thread_workspace<T, WeightsTag>(positions() * each);
+      for (std::size_t p = 0; p < positions(); ++p) scratch.emplace_back(k_, c_, storage + p * each);
+      with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, scratch); });
+      u = &scratch;
+    }
     Geometry g;
     g.n = x.dim(0);
     g.h = x.dim(2);
@@ -81,7 +97,7 @@ class WinogradConv3x3 {
       const std::size_t count = std::min(block, total - first);
       for (std::size_t b = 0; b < count; ++b) places[b] = place_of(first + b, g);
       with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, block, v); });
-      products(v, mm, count, block);
+      products(*u, v, mm, count, block);
       with_tile([&](auto tile) { output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, block, y); });
     }
   }
@@ -128,26 +144,31 @@ class WinogradConv3x3 {
     else f(std::integral_constant<std::size_t, 6>());
   }
 
+  /// U[p] = (G g G^T)[p] for `lanes` output channels at a time (G built in double, applied in T: its rounding is
+  /// far below Winograd's own), packed for the GEMM one band of output channels at a time, so no unpacked copy of
+  /// the whole layer is ever held.
   template <std::size_t M>
-  void transform_weights(const Tensor<T>& weight) {
+  void transform_weights(const Tensor<T>& weight, std::vector<PackedLhs<T>>& u) const {
     constexpr std::size_t A = M + 2;
-    constexpr WinogradMatrices<M> w = winograd_matrices<M>();
-    Tensor<T> u({A * A, k_, c_});  // U[p] = (G g G^T)[p] in double, K x C row-major for each position
-    const std::size_t kc = k_ * c_;
-    parallel_for(k_, [&](std::size_t k) {
-      double g[3][3], t[A][3];
-      for (std::size_t c = 0; c < c_; ++c) {
-        const T* src = weight.data() + (k * c_ + c) * 9;
-        for (std::size_t i = 0; i < 9; ++i) g[i / 3][i % 3] = static_cast<double>(src[i]);
-        for (std::size_t i = 0; i < A; ++i)
-          for (std::size_t j = 0; j < 3; ++j) t[i][j] = w.G[i][0] * g[0][j] + w.G[i][1] * g[1][j] + w.G[i][2] * g[2][j];
-        for (std::size_t i = 0; i < A; ++i)
-          for (std::size_t j = 0; j < A; ++j)
-            u[(i * A + j) * kc + k * c_ + c] = static_cast<T>(t[i][0] * w.G[j][0] + t[i][1] * w.G[j][1] + t[i][2] * w.G[j][2]);
-      }
-    }, kc > 256);
-    u_.resize(A * A);
-    parallel_for(A * A, [&](std::size_t p) { u_[p] = PackedLhs<T>(u.data() + p * kc, k_, c_); });
+    const std::size_t band = u.front().band_rows();
+    struct BandTag {};
+    T* unpacked = thread_workspace<T, BandTag>(A * A * c_ * band);  // [p][c][k within the band]: column-major
+    for (std::size_t first = 0; first < k_; first += band) {
+      const std::size_t rows = std::min(band, k_ - first), groups = (rows + lanes - 1) / lanes;
+      parallel_for(c_ * groups, [&](std::size_t item) {
+        const std::size_t c = item / groups, k0 = (item % groups) * lanes, n = std::min(lanes, rows - k0);
+        Lanes g[9], t[A * 3], out[A * A];
+        for (std::size_t i = 0; i < 9; ++i)
+          for (std::size_t l = 0; l < lanes; ++l) g[i](index(l)) = l < n ? weight[((first + k0 + l) * c_ + c) * 9 + i] : T(0);
+        sandwich<M, Matrix::filter, 3>(g, t, out, std::make_index_sequence<A>());
+        for (std::size_t p = 0; p < A * A; ++p) {
+          T* dst = unpacked + (p * c_ + c) * band + k0;
+          if (n == lanes) Eigen::Map<Lanes>{dst} = out[p];
+          else for (std::size_t l = 0; l < n; ++l) dst[l] = out[p](index(l));
+        }
+      }, rows * c_ > 256);
+      parallel_for(A * A, [&](std::size_t p) { u[p].pack_band(first, unpacked + p * c_ * band, band); });
+    }
   }
 
   /// The transform matrices as constants of type T.
@@ -156,32 +177,43 @@ class WinogradConv3x3 {
     static constexpr WinogradMatrices<M> w = winograd_matrices<M>();
   };
 
-  /// acc += c x for the (I, K) entry c of B^T (Input) or A^T: zero entries vanish and +-1 need no multiply,
-  /// because c is known when the kernel is compiled.
-  template <std::size_t M, bool Input, std::size_t I, std::size_t K>
+  /// Which transform matrix: B^T (alpha x alpha) for the input, A^T (m x alpha) for the output, G (alpha x 3)
+  /// for the weights.
+  enum class Matrix { input, output, filter };
+
+  template <std::size_t M, Matrix Which, std::size_t I, std::size_t K>
+  static constexpr T coefficient() {
+    if constexpr (Which == Matrix::input) return static_cast<T>(Constants<M>::w.BT[I][K]);
+    else if constexpr (Which == Matrix::output) return static_cast<T>(Constants<M>::w.AT[I][K]);
+    else return static_cast<T>(Constants<M>::w.G[I][K]);
+  }
+
+  /// acc += c x for the (I, K) entry c of the matrix: zero entries vanish and +-1 need no multiply, because c is
+  /// known when the kernel is compiled.
+  template <std::size_t M, Matrix Which, std::size_t I, std::size_t K>
   static void multiply_add(Lanes& acc, const Lanes& x) {
-    constexpr T c = static_cast<T>(Input ? Constants<M>::w.BT[I][K] : Constants<M>::w.AT[I][K]);
+    constexpr T c = coefficient<M, Which, I, K>();
     if constexpr (c == T(1)) acc += x;
     else if constexpr (c == T(-1)) acc -= x;
     else if constexpr (c != T(0)) acc += c * x;
   }
 
-  /// Row I of the matrix times the column x[0], x[step], ..., x[(alpha-1) step].
-  template <std::size_t M, bool Input, std::size_t I, std::size_t... K>
+  /// Row I of the matrix times the column x[0], x[step], x[2 step], ...
+  template <std::size_t M, Matrix Which, std::size_t I, std::size_t... K>
   static Lanes row_times(const Lanes* x, std::size_t step, std::index_sequence<K...>) {
     Lanes acc = Lanes::Zero();
-    (multiply_add<M, Input, I, K>(acc, x[K * step]), ...);
+    (multiply_add<M, Which, I, K>(acc, x[K * step]), ...);
     return acc;
   }
 
-  /// out = C x C^T for `lanes` matrices at once, with C = B^T (alpha x alpha, Input) or A^T (m x alpha);
-  /// x is alpha x alpha, t scratch (R x alpha), out R x R.
-  template <std::size_t M, bool Input, std::size_t... I>
+  /// out = C x C^T for `lanes` matrices at once, C being R x N (rows I...): x is N x N, t scratch (R x N),
+  /// out R x R.
+  template <std::size_t M, Matrix Which, std::size_t N, std::size_t... I>
   static void sandwich(const Lanes* x, Lanes* t, Lanes* out, std::index_sequence<I...>) {
-    constexpr std::size_t A = M + 2, R = sizeof...(I);
-    constexpr auto columns = std::make_index_sequence<A>();
-    for (std::size_t j = 0; j < A; ++j) ((t[I * A + j] = row_times<M, Input, I>(x + j, A, columns)), ...);
-    for (std::size_t i = 0; i < R; ++i) ((out[i * R + I] = row_times<M, Input, I>(t + i * A, 1, columns)), ...);
+    constexpr std::size_t R = sizeof...(I);
+    constexpr auto columns = std::make_index_sequence<N>();
+    for (std::size_t j = 0; j < N; ++j) ((t[I * N + j] = row_times<M, Which, I>(x + j, N, columns)), ...);
+    for (std::size_t i = 0; i < R; ++i) ((out[i * R + I] = row_times<M, Which, I>(t + i * N, 1, columns)), ...);
   }
 
   /// V[p][c][b] = (B^T d B)[p] for the block's tiles, channel by channel, `lanes` tiles at a time.
@@ -229,15 +261,15 @@ class WinogradConv3x3 {
             }
           }
         }
-        sandwich<M, true>(d, t, out, std::make_index_sequence<A>());
+        sandwich<M, Matrix::input, A>(d, t, out, std::make_index_sequence<A>());
         for (std::size_t q = 0; q < A * A; ++q) Eigen::Map<Lanes>(v + (q * c_ + c) * stride + b0) = out[q];
       }
     }, c_ * count >= 2 * lanes);
   }
 
   /// M[p] (K x count, column-major: tile after tile) = U[p] (K x C) V[p] (C x count), one GEMM per position.
-  void products(const T* v, T* mm, std::size_t count, std::size_t stride) const {
-    parallel_for(positions(), [&](std::size_t p) { u_[p].multiply(v + p * c_ * stride, count, stride, mm + p * k_ * stride, k_); });
+  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t count, std::size_t stride) const {
+    parallel_for(positions(), [&](std::size_t p) { u[p].multiply(v + p * c_ * stride, count, stride, mm + p * k_ * stride, k_); });
   }
 
   /// y = A^T M A + bias for every tile of the block, `lanes` output channels at a time.
@@ -256,7 +288,7 @@ class WinogradConv3x3 {
           if (n_lanes == lanes) src[q] = Eigen::Map<const Lanes>(from);
           else for (std::size_t l = 0; l < lanes; ++l) src[q](index(l)) = l < n_lanes ? from[l] : T(0);
         }
-        sandwich<M, false>(src, t, out, std::make_index_sequence<M>());
+        sandwich<M, Matrix::output, A>(src, t, out, std::make_index_sequence<M>());
         if (bias) {
           Lanes b = Lanes::Zero();
           for (std::size_t l = 0; l < n_lanes; ++l) b(index(l)) = bias[k0 + l];
@@ -272,7 +304,7 @@ class WinogradConv3x3 {
   }
 
   std::size_t m_, alpha_, k_, c_;
-  std::vector<PackedLhs<T>> u_;        // the transformed weights U[p], K x C for each position p
+  std::vector<PackedLhs<T>> u_;        // the transformed weights U[p], K x C for each position p (or none)
 };
 
 }  // namespace detail

@@ -27,6 +27,11 @@ inline const char* to_string(ConvAlgorithm a) noexcept {
   return "?";
 }
 
+/// When a Winograd layer transforms its weights: once, when it is built (fastest for repeated forwards; the
+/// transformed weights take 4x the memory of the weights for F(4,3)), or at each forward into scratch memory
+/// that is reused (least memory, and no slower for one forward per load, as the command-line tool runs).
+enum class WinogradWeights { at_build, per_forward };
+
 /// "auto", "gemm" or "winograd"; throws fmviz::Error naming the accepted values.
 inline ConvAlgorithm parse_conv_algorithm(const std::string& name) {
   if (name == "auto") return ConvAlgorithm::automatic;
@@ -51,7 +56,8 @@ class Conv2d {
 
   /// winograd_tile: the output tile side of Winograd F(m x m, 3 x 3), 2, 4 or 6 (0: the default, 4).
   Conv2d(Tensor<T> weight, Tensor<T> bias, std::size_t stride_h, std::size_t stride_w, std::size_t pad_h, std::size_t pad_w,
-         ConvAlgorithm algorithm = ConvAlgorithm::automatic, std::size_t winograd_tile = 0)
+         ConvAlgorithm algorithm = ConvAlgorithm::automatic, std::size_t winograd_tile = 0,
+         WinogradWeights when = WinogradWeights::at_build)
       : weight_(std::move(weight)), bias_(std::move(bias)) {
     if (weight_.rank() != 4 || weight_.size() == 0)
       throw Error({}, "Conv2d.weight", "expected a non-empty (O,C,KH,KW) tensor, got shape " + shape_to_string(weight_.shape()));
@@ -69,7 +75,8 @@ class Conv2d {
     const bool fits = opt_.kernel_h == 3 && opt_.kernel_w == 3 && stride_h == 1 && stride_w == 1;
     const bool wide = in_channels() >= winograd_min_channels && out_channels() >= winograd_min_channels;
     if (fits && (algorithm == ConvAlgorithm::winograd || (algorithm == ConvAlgorithm::automatic && wide)))
-      winograd_ = std::make_shared<const detail::WinogradConv3x3<T>>(weight_, winograd_tile ? winograd_tile : 4);
+      winograd_ = std::make_shared<const detail::WinogradConv3x3<T>>(weight_, winograd_tile ? winograd_tile : 4,
+                                                                     when == WinogradWeights::at_build);
   }
 
   std::size_t in_channels() const noexcept { return weight_.shape()[1]; }
@@ -101,7 +108,7 @@ class Conv2d {
 
   Tensor<T> forward(const Tensor<T>& x) const {
     Tensor<T> y(output_shape(x.shape()));
-    if (winograd_) winograd_->forward(x, bias_.data(), opt_.pad_h, opt_.pad_w, y);
+    if (winograd_) winograd_->forward(x, weight_, bias_.data(), opt_.pad_h, opt_.pad_w, y);
     else detail::im2col_gemm_forward(weight_, bias_, opt_, x, y);
     return y;
   }
