@@ -55,9 +55,10 @@ network:
       --size N            resize images to N x N before the network (default 224)
       --threads N         threads to use (default: all cores)
       --conv-algorithm auto|gemm|winograd
-                          how the conv layers compute: Winograd F(4x4,3x3) for the 3x3 layers with
-                          16 or more channels and im2col + GEMM for the rest (auto, default), GEMM
-                          everywhere (the reference path), or Winograd for every 3x3 layer
+                          how the conv layers compute: Winograd (F(6x6,3x3) up to 128 channels,
+                          F(4x4,3x3) above) for the 3x3 layers with 16 or more channels and
+                          im2col + GEMM for the rest (auto, default), GEMM everywhere (the
+                          reference path), or Winograd for every 3x3 layer
 
 messages:
       --progress          report progress on stderr even when it is not a terminal

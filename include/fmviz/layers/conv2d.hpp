@@ -1,4 +1,4 @@
-// Conv2d: 2-d convolution. 3x3 stride-1 layers run Winograd F(4x4,3x3); everything else im2col + GEMM.
+// Conv2d: 2-d convolution. 3x3 stride-1 layers run Winograd F(6x6,3x3) or F(4x4,3x3); everything else im2col + GEMM.
 #pragma once
 
 #include <cstddef>
@@ -54,7 +54,7 @@ class Conv2d {
          ConvAlgorithm algorithm = ConvAlgorithm::automatic)
       : Conv2d(std::move(weight), std::move(bias), stride, stride, padding, padding, algorithm) {}
 
-  /// winograd_tile: the output tile side of Winograd F(m x m, 3 x 3), 2, 4 or 6 (0: the default, 4).
+  /// winograd_tile: the output tile side of Winograd F(m x m, 3 x 3), 2, 4 or 6 (0: chosen by the channel counts).
   Conv2d(Tensor<T> weight, Tensor<T> bias, std::size_t stride_h, std::size_t stride_w, std::size_t pad_h, std::size_t pad_w,
          ConvAlgorithm algorithm = ConvAlgorithm::automatic, std::size_t winograd_tile = 0,
          WinogradWeights when = WinogradWeights::at_build)
@@ -75,9 +75,14 @@ class Conv2d {
     const bool fits = opt_.kernel_h == 3 && opt_.kernel_w == 3 && stride_h == 1 && stride_w == 1;
     const bool wide = in_channels() >= winograd_min_channels && out_channels() >= winograd_min_channels;
     if (fits && (algorithm == ConvAlgorithm::winograd || (algorithm == ConvAlgorithm::automatic && wide)))
-      winograd_ = std::make_shared<const detail::WinogradConv3x3<T>>(weight_, winograd_tile ? winograd_tile : 4,
+      winograd_ = std::make_shared<const detail::WinogradConv3x3<T>>(weight_, winograd_tile ? winograd_tile : default_tile(),
                                                                      when == WinogradWeights::at_build);
   }
+
+  /// F(6x6,3x3) for layers of up to 128 channels (the large maps of VGG's first blocks: fewer products per pixel
+  /// pay for its larger transforms), F(4x4,3x3) above (its smaller transformed weights win on small maps). Measured
+  /// per layer in bench/README.md.
+  std::size_t default_tile() const noexcept { return in_channels() <= 128 && out_channels() <= 128 ? 6 : 4; }
 
   std::size_t in_channels() const noexcept { return weight_.shape()[1]; }
   std::size_t out_channels() const noexcept { return weight_.shape()[0]; }
