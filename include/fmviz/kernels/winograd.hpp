@@ -83,9 +83,12 @@ class WinogradConv3x3 {
     const std::size_t total = g.n * g.tiles_y * g.tiles_x;
 
     // Tiles per block: V and M of a block together within the budget, a multiple of `lanes`, blocks of equal size.
+    // Every block reads all of U, so where U is larger than the budget (512-channel layers), blocks may grow to U's
+    // size: a batch then reads the weights once, not once per few tiles.
     struct BlockTag {};
     const std::size_t per_tile = positions() * (c_ + k_) * sizeof(T);
-    std::size_t block = std::max<std::size_t>(lanes, round_down(block_budget_bytes / per_tile, lanes));
+    const std::size_t budget = std::max(block_budget_bytes, positions() * k_ * c_ * sizeof(T));
+    std::size_t block = std::max<std::size_t>(lanes, round_down(budget / per_tile, lanes));
     const std::size_t blocks = (total + block - 1) / block;
     block = std::min(round_up((total + blocks - 1) / blocks, lanes), round_up(total, lanes));
 
