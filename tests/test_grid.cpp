@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -212,6 +213,63 @@ TEST_CASE("a constant channel, NaN and infinities give no garbage", "[grid][norm
     CHECK(g.ranges[2].hi == 0.0f);
     CHECK(std::memcmp(g.image.pixel(4, 0), fmviz::colormap_rgb(map, map == fmviz::Colormap::diverging ? 0.5 + 16.0 / 62 : 0.0).data(),
                       g.image.channels) == 0);
+  }
+}
+
+TEST_CASE("value_range is the sequential min and max of the finite values, signed zeros included", "[grid][norm]") {
+  std::mt19937 rng(5);
+  for (std::size_t n = 1; n < 80; ++n) {
+    CAPTURE(n);
+    Tensor<float> t({1, 1, 1, n});
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t r = rng() % 16;
+      t[i] = r == 0 ? std::numeric_limits<float>::quiet_NaN()
+             : r == 1 ? std::numeric_limits<float>::infinity()
+             : r == 2 ? -std::numeric_limits<float>::infinity()
+             : r == 3 ? 0.0f
+             : r == 4 ? -0.0f
+             : static_cast<float>(static_cast<int>(rng() % 200) - 100) / 7.0f;
+    }
+    if (n % 3 == 0)  // all non-negative or all non-positive: a zero is the min or the max
+      for (std::size_t i = 0; i < n; ++i) t[i] = n % 2 ? std::fabs(t[i]) : -std::fabs(t[i]);
+    float lo = std::numeric_limits<float>::infinity(), hi = -lo;  // the plain loop
+    for (std::size_t i = 0; i < n; ++i)
+      if (std::isfinite(t[i])) {
+        lo = t[i] < lo ? t[i] : lo;
+        hi = t[i] > hi ? t[i] : hi;
+      }
+    if (lo > hi) lo = hi = 0.0f;
+    const fmviz::ValueRange r = fmviz::value_range(t);
+    CHECK(std::memcmp(&r.lo, &lo, sizeof lo) == 0);  // bit for bit: -0 is not +0
+    CHECK(std::memcmp(&r.hi, &hi, sizeof hi) == 0);
+  }
+}
+
+TEST_CASE("grids are the same picture with any thread count, and grey ones drawn directly are the RGB ones' red", "[grid]") {
+  Tensor<float> act({1, 20, 30, 30});
+  std::mt19937 rng(6);
+  for (float& v : act) v = static_cast<float>(rng() % 1000) / 37.0f - 10.0f;
+  const int saved = fmviz::thread_count();
+  for (bool legend : {false, true}) {
+    GridOptions o;
+    o.channels = ChannelSelection::all();
+    o.min_cell = 64;
+    o.legend = legend;
+    fmviz::set_thread_count(1);
+    const Grid one = fmviz::make_grid(act, o);
+    fmviz::set_thread_count(2);
+    const Grid two = fmviz::make_grid(act, o);
+    fmviz::set_thread_count(saved);
+    CHECK(one.image.channels == 1);
+    CHECK(one.image.pixels == two.image.pixels);
+    // A border that is not quite grey makes the grid RGB; its red channel is the grey picture.
+    o.border = {255, 255, 254};
+    const Grid rgb = fmviz::make_grid(act, o);
+    REQUIRE(rgb.image.channels == 3);
+    REQUIRE(rgb.image.pixels.size() == 3 * one.image.pixels.size());
+    bool red_is_grey = true;
+    for (std::size_t i = 0; i < one.image.pixels.size(); ++i) red_is_grey = red_is_grey && rgb.image.pixels[3 * i] == one.image.pixels[i];
+    CHECK(red_is_grey);
   }
 }
 

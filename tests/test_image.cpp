@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catch.hpp"
@@ -133,6 +134,23 @@ TEST_CASE("resize_bilinear matches torch interpolate(bilinear, antialias=True)")
     const Diff d = diff(out, expected);
     CAPTURE(d.max);
     CHECK(d.max <= 2e-6);  // measured 1.8e-7: float rounding only, the filter geometry is PyTorch's
+  }
+}
+
+TEST_CASE("resize_bilinear gives the same pixels with any thread count") {
+  fmviz::RgbImage in{613, 457, std::vector<float>(613 * 457 * 3)};
+  for (std::size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<float>((i * 7919) % 1000) / 999.0f;
+  const int saved = fmviz::thread_count();
+  for (const auto& [w, h] : std::vector<std::pair<std::size_t, std::size_t>>{{224, 224}, {224, 457}, {613, 100}, {900, 700}}) {
+    CAPTURE(w, h);
+    fmviz::set_thread_count(1);
+    const fmviz::RgbImage one = fmviz::resize_bilinear(in, w, h);
+    fmviz::set_thread_count(2);
+    const fmviz::RgbImage two = fmviz::resize_bilinear(in, w, h);
+    fmviz::set_thread_count(saved);
+    CHECK(one.width == w);
+    CHECK(one.height == h);
+    CHECK(one.pixels == two.pixels);
   }
 }
 

@@ -250,6 +250,13 @@ inline const std::uint8_t (*listed_table(Colormap map) noexcept)[3] {
   }
 }
 
+/// Grey's 8-bit level at t: t clamped to [0, 1] (NaN counts as 0), then round(t * 255).
+inline std::uint8_t grey_level(double t) noexcept {
+  if (!(t > 0.0)) t = 0.0;
+  if (t > 1.0) t = 1.0;
+  return static_cast<std::uint8_t>(t * 255.0 + 0.5);
+}
+
 }  // namespace detail
 
 /// The colour of `map` at t. t is clamped to [0, 1] (NaN counts as 0). The 256-entry maps are sampled as
@@ -260,7 +267,7 @@ inline std::array<std::uint8_t, 3> colormap_rgb(Colormap map, double t) noexcept
   if (!(t > 0.0)) t = 0.0;
   if (t > 1.0) t = 1.0;
   if (map == Colormap::grey) {
-    const auto v = static_cast<std::uint8_t>(t * 255.0 + 0.5);
+    const std::uint8_t v = detail::grey_level(t);
     return {v, v, v};
   }
   if (map == Colormap::diverging) {

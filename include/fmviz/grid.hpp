@@ -168,21 +168,56 @@ struct Span {
   std::size_t size;
 };
 
+/// Lowers lo and raises hi to the smallest and largest finite values of p[0, n). Sixteen independent
+/// lanes without branches, so that the loop vectorises (|v| <= max is false for NaN and infinities).
+template <typename T>
+void finite_min_max(const T* p, std::size_t n, T& lo, T& hi) noexcept {
+  constexpr std::size_t lanes = 16;
+  const T largest = std::numeric_limits<T>::max();
+  T l[lanes], h[lanes];
+  for (std::size_t j = 0; j < lanes; ++j) {
+    l[j] = lo;
+    h[j] = hi;
+  }
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (std::size_t j = 0; j < lanes; ++j) {
+      const T v = p[i + j];
+      const bool finite = std::fabs(v) <= largest;
+      l[j] = finite && v < l[j] ? v : l[j];
+      h[j] = finite && v > h[j] ? v : h[j];
+    }
+  for (; i < n; ++i) {
+    const T v = p[i];
+    const bool finite = std::fabs(v) <= largest;
+    l[0] = finite && v < l[0] ? v : l[0];
+    h[0] = finite && v > h[0] ? v : h[0];
+  }
+  for (std::size_t j = 0; j < lanes; ++j) {
+    lo = l[j] < lo ? l[j] : lo;
+    hi = h[j] > hi ? h[j] : hi;
+  }
+}
+
 /// Min and max of the finite values (NaN and infinities are ignored; none at all gives {0, 0}); with
 /// clip_percent p > 0, the p-th and (100-p)-th percentiles instead.
 template <typename T>
 ValueRange range_of(const std::vector<Span<T>>& spans, double clip_percent) {
   check_clip(clip_percent);
   if (clip_percent == 0.0) {
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (const Span<T>& s : spans)
-      for (std::size_t i = 0; i < s.size; ++i) {
-        const double v = static_cast<double>(s.data[i]);
-        if (!std::isfinite(v)) continue;
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-      }
+    T lo = std::numeric_limits<T>::infinity(), hi = -lo;
+    for (const Span<T>& s : spans) finite_min_max(s.data, s.size, lo, hi);
     if (lo > hi) return {};
+    // Lanes may have met +0 and -0 in another order: the sequential answer is the first zero seen.
+    if (lo == 0 || hi == 0)
+      for (const Span<T>& s : spans) {
+        const T* zero = std::find(s.data, s.data + s.size, T(0));
+        if (zero != s.data + s.size) {
+          if (lo == 0) lo = *zero;
+          if (hi == 0) hi = *zero;
+          break;
+        }
+      }
     return {static_cast<float>(lo), static_cast<float>(hi)};
   }
   std::vector<float> values;
@@ -432,8 +467,13 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
   }
   detail::check_picture_size(width, height, "grid");
 
-  Image8 img(width, height, 3);
-  for (std::size_t i = 0; i < img.pixels.size(); i += 3) std::memcpy(&img.pixels[i], options.border.data(), 3);
+  // A grey picture with nothing drawn over it is drawn with one channel straight away; otherwise in
+  // RGB (labels and colour bar are drawn in RGB), made grey at the end if every colour in it is grey.
+  const bool grey = colormap_is_grey(options.colormap) && options.border[0] == options.border[1] && options.border[1] == options.border[2];
+  const std::size_t depth = grey && !options.labels && !options.legend ? 1 : 3;
+  Image8 img(width, height, depth, options.border[0]);
+  if (depth == 3)
+    for (std::size_t i = 0; i < img.pixels.size(); i += 3) std::memcpy(&img.pixels[i], options.border.data(), 3);
 
   // Cells: each source row is coloured once, widened `scale` times, then copied to `scale` image rows.
   detail::parallel_for(n, [&](std::size_t k) {
@@ -441,11 +481,19 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
     const std::size_t y0 = pad + (k / g.columns) * (g.cell_height + pad);
     const T* p = activation.data() + g.channels[k] * plane;
     const detail::Normaliser norm(g.ranges[k], options.colormap);
-    std::vector<std::uint8_t> row(g.cell_width * 3);
+    std::vector<std::uint8_t> row(g.cell_width * depth), levels(depth == 1 ? d.w : 0);
     for (std::size_t y = 0; y < d.h; ++y) {
-      for (std::size_t x = 0; x < d.w; ++x) {
-        const auto rgb = colormap_rgb(options.colormap, norm(static_cast<double>(p[y * d.w + x])));
-        for (std::size_t s = 0; s < g.scale; ++s) std::memcpy(&row[(x * g.scale + s) * 3], rgb.data(), 3);
+      const T* src = p + y * d.w;
+      if (depth == 1) {  // grey: a plain loop over the row (it vectorises), then widened
+        for (std::size_t x = 0; x < d.w; ++x) levels[x] = detail::grey_level(norm(static_cast<double>(src[x])));
+        if (g.scale == 1) std::memcpy(row.data(), levels.data(), d.w);
+        else
+          for (std::size_t x = 0; x < d.w; ++x) std::memset(&row[x * g.scale], levels[x], g.scale);
+      } else {
+        for (std::size_t x = 0; x < d.w; ++x) {
+          const auto rgb = colormap_rgb(options.colormap, norm(static_cast<double>(src[x])));
+          for (std::size_t s = 0; s < g.scale; ++s) std::memcpy(&row[(x * g.scale + s) * 3], rgb.data(), 3);
+        }
       }
       for (std::size_t s = 0; s < g.scale; ++s) std::memcpy(img.pixel(x0, y0 + y * g.scale + s), row.data(), row.size());
     }
@@ -476,8 +524,7 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
                         width, height);
   }
 
-  const bool grey = colormap_is_grey(options.colormap) && options.border[0] == options.border[1] && options.border[1] == options.border[2];
-  g.image = grey ? detail::to_grey(img) : std::move(img);
+  g.image = grey && depth == 3 ? detail::to_grey(img) : std::move(img);
   return g;
 }
 

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "detail/parallel.hpp"
 #include "detail/stb.hpp"
 #include "error.hpp"
 #include "image8.hpp"
@@ -192,13 +193,16 @@ inline RgbImage resize_bilinear(const RgbImage& img, std::size_t width, std::siz
   detail::check_image(img, "resize_bilinear");
   if (width == 0 || height == 0)
     throw Error({}, "size", "cannot resize to " + std::to_string(width) + " x " + std::to_string(height));
-  RgbImage cur = img;
+  if (width == img.width && height == img.height) return img;
+  // Rows (and, in the second pass, output rows) are independent: they are spread over threads.
+  const auto worth_threads = [](std::size_t values) { return values > (std::size_t(1) << 16); };
+  RgbImage horizontal;
   if (width != img.width) {
-    const detail::ResampleTaps taps = detail::resample_taps(cur.width, width);
-    RgbImage out{width, cur.height, std::vector<float>(width * cur.height * 3)};
-    for (std::size_t y = 0; y < cur.height; ++y) {
-      const float* row = &cur.pixels[y * cur.width * 3];
-      float* dst = &out.pixels[y * width * 3];
+    const detail::ResampleTaps taps = detail::resample_taps(img.width, width);
+    horizontal = {width, img.height, std::vector<float>(width * img.height * 3)};
+    detail::parallel_for(img.height, [&](std::size_t y) {
+      const float* row = &img.pixels[y * img.width * 3];
+      float* dst = &horizontal.pixels[y * width * 3];
       for (std::size_t x = 0; x < width; ++x) {
         const float* wt = &taps.weights[x * taps.stride];
         const float* src = row + taps.first[x] * 3;
@@ -212,27 +216,29 @@ inline RgbImage resize_bilinear(const RgbImage& img, std::size_t width, std::siz
         dst[3 * x + 1] = static_cast<float>(g);
         dst[3 * x + 2] = static_cast<float>(b);
       }
-    }
-    cur = std::move(out);
+    }, worth_threads(horizontal.pixels.size() * taps.stride));
+    if (height == img.height) return horizontal;
   }
-  if (height != img.height) {
-    const detail::ResampleTaps taps = detail::resample_taps(cur.height, height);
-    const std::size_t row_len = cur.width * 3;
-    RgbImage out{cur.width, height, std::vector<float>(row_len * height)};
-    std::vector<double> acc(row_len);
-    for (std::size_t y = 0; y < height; ++y) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      const float* wt = &taps.weights[y * taps.stride];
+  const RgbImage& cur = width != img.width ? horizontal : img;
+  const detail::ResampleTaps taps = detail::resample_taps(cur.height, height);
+  const std::size_t row_len = cur.width * 3;
+  RgbImage out{cur.width, height, std::vector<float>(row_len * height)};
+  detail::parallel_for(height, [&](std::size_t y) {
+    const float* wt = &taps.weights[y * taps.stride];
+    constexpr std::size_t piece = 256;  // sums of a piece of the row, on the stack: nothing here can throw
+    double acc[piece];
+    for (std::size_t k0 = 0; k0 < row_len; k0 += piece) {
+      const std::size_t n = std::min(piece, row_len - k0);
+      std::fill(acc, acc + n, 0.0);
       for (std::size_t j = 0; j < taps.count[y]; ++j) {
-        const float* src = &cur.pixels[(taps.first[y] + j) * row_len];
-        for (std::size_t k = 0; k < row_len; ++k) acc[k] += static_cast<double>(wt[j]) * src[k];
+        const float* src = &cur.pixels[(taps.first[y] + j) * row_len + k0];
+        for (std::size_t k = 0; k < n; ++k) acc[k] += static_cast<double>(wt[j]) * src[k];
       }
-      float* dst = &out.pixels[y * row_len];
-      for (std::size_t k = 0; k < row_len; ++k) dst[k] = static_cast<float>(acc[k]);
+      float* dst = &out.pixels[y * row_len + k0];
+      for (std::size_t k = 0; k < n; ++k) dst[k] = static_cast<float>(acc[k]);
     }
-    cur = std::move(out);
-  }
-  return cur;
+  }, worth_threads(out.pixels.size() * taps.stride));
+  return out;
 }
 
 /// The image as 8-bit RGB (rounded, clamped to [0, 255]): for writing it out or drawing over it.

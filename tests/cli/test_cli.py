@@ -6,9 +6,11 @@ Run by CTest with FMVIZ_CLI (the executable) and FMVIZ_TEST_DATA (the generated 
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import unittest
+import zlib
 
 import numpy as np
 
@@ -95,6 +97,50 @@ class Outputs(CliCase):
         self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "-q", expect=0)
         with open(os.path.join(out, "conv1_1.png"), "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_pngs_are_valid_to_the_letter(self):
+        # Every chunk's CRC, the zlib stream (zlib checks its Huffman codes and Adler-32), the filter bytes,
+        # and the rows once unfiltered, against PIL's decoding: for grey grids, RGB overlays and the input.
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--layers", "conv1_1,conv5_3", "--overlay",
+                     "--filters", "-q", expect=0)
+        pngs = sorted(f for f in os.listdir(out) if f.endswith(".png"))
+        self.assertEqual(len(pngs), 6)
+        from PIL import Image
+        for name in pngs:
+            with open(os.path.join(out, name), "rb") as f:
+                data = f.read()
+            self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n", name)
+            at, chunks = 8, []
+            while at < len(data):
+                length, kind = struct.unpack(">I4s", data[at:at + 8])
+                body = data[at + 8:at + 8 + length]
+                self.assertEqual(struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0], zlib.crc32(kind + body), name)
+                chunks.append((kind, body))
+                at += 12 + length
+            self.assertEqual([k for k, _ in chunks if k != b"IDAT"], [b"IHDR", b"IEND"], name)
+            width, height, depth, colour = struct.unpack(">IIBB", chunks[0][1][:10])
+            channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+            rows = zlib.decompress(b"".join(b for k, b in chunks if k == b"IDAT"))
+            stride = width * channels
+            self.assertEqual(len(rows), height * (stride + 1), name)
+            picture = np.asarray(Image.open(os.path.join(out, name))).reshape(height, stride)
+            prior = np.zeros(stride, dtype=np.int64)
+            for y in range(height):
+                kind, raw = rows[y * (stride + 1)], np.frombuffer(rows, np.uint8, stride, y * (stride + 1) + 1).astype(np.int64)
+                self.assertLessEqual(kind, 4, name)
+                line = np.zeros(stride, dtype=np.int64)
+                for i in range(stride) if kind in (1, 3, 4) else []:
+                    a = line[i - channels] if i >= channels else 0
+                    b, c = prior[i], (prior[i - channels] if i >= channels else 0)
+                    p = a + b - c
+                    pred = {1: a, 3: (a + b) // 2}.get(kind) if kind != 4 else \
+                        (a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c)
+                    line[i] = (raw[i] + pred) & 255
+                if kind in (0, 2):
+                    line = (raw + (prior if kind == 2 else 0)) & 255
+                self.assertTrue((line == picture[y]).all(), f"{name} row {y}")
+                prior = line
 
     def test_several_images_get_unique_folders(self):
         out = os.path.join(self.tmp, "out")
@@ -247,6 +293,21 @@ class BadInputs(CliCase):
         out = self.make("taken", b"x")
         proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, expect=1)
         self.assert_one_line_error(proc, "taken")
+
+    def test_failed_picture_write_names_it_and_leaves_no_partial_file(self):
+        # The pictures are written in parallel: a failing one still gives one line, exit status 1, no
+        # temporary files and no gallery; the pictures that were written are whole.
+        out = os.path.join(self.tmp, "out")
+        os.makedirs(os.path.join(out, "conv3_1.png"))  # a folder where a file must go: the rename fails
+        for threads in ("1", "2"):
+            proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "-q", "--threads", threads, expect=1)
+            self.assert_one_line_error(proc, "conv3_1.png")
+            self.assertFalse([f for f in os.listdir(out) if ".tmp" in f], os.listdir(out))
+            self.assertFalse(os.path.exists(os.path.join(out, "index.html")))
+            from PIL import Image
+            for f in os.listdir(out):
+                if f.endswith(".png") and os.path.isfile(os.path.join(out, f)):
+                    Image.open(os.path.join(out, f)).load()
 
     def test_failed_write_leaves_no_partial_file(self):
         out = os.path.join(self.tmp, "out")

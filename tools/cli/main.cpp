@@ -102,6 +102,42 @@ std::vector<std::pair<std::string, std::string>> options_table(const Options& o,
           {"threads", std::to_string(fmviz::thread_count())}};
 }
 
+// A picture to write. They are collected while the network runs and written together afterwards,
+// encoded in parallel: PNG compression, not the network, would otherwise dominate the run.
+struct Picture {
+  fs::path path;
+  fmviz::Image8 image;
+};
+
+// Writes every picture (each atomically), spread over threads, largest first so that the threads
+// finish together. The files do not depend on the thread count or the order. A failure comes back
+// as the fmviz::Error of the first picture (in list order) that failed, after the loop.
+void write_pictures(std::vector<Picture>& pictures) {
+  std::vector<std::size_t> order(pictures.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return pictures[a].image.pixels.size() > pictures[b].image.pixels.size();
+  });
+  std::vector<std::exception_ptr> errors(pictures.size());
+  fmviz::detail::parallel_for(order.size(), [&](std::size_t k) {
+    Picture& picture = pictures[order[k]];
+    try {
+      fmviz::write_png(picture.path.string(), picture.image);
+    } catch (const fmviz::Error&) {
+      errors[order[k]] = std::current_exception();
+    } catch (const std::bad_alloc&) {
+      errors[order[k]] = std::make_exception_ptr(fmviz::Error(picture.path.string(), "write", "out of memory"));
+    } catch (const std::exception& e) {
+      errors[order[k]] = std::make_exception_ptr(fmviz::Error(picture.path.string(), "write", e.what()));
+    } catch (...) {
+      errors[order[k]] = std::make_exception_ptr(fmviz::Error(picture.path.string(), "write", "unknown error"));
+    }
+    picture.image = fmviz::Image8();  // done with it
+  });
+  for (const std::exception_ptr& error : errors)
+    if (error) std::rethrow_exception(error);
+}
+
 int run(const Options& o) {
   const bool show_progress = !o.quiet && (o.progress || stderr_is_terminal());
   const auto start = Clock::now();
@@ -109,6 +145,10 @@ int run(const Options& o) {
 
   fmviz::LoadOptions load;
   load.last_layer = o.last_layer.empty() ? "conv5_3" : o.last_layer;  // the classifier is never drawn: don't load it
+  load.algorithm = o.algorithm;
+  // One image runs one forward: transforming the Winograd weights during it costs the same time as at load and
+  // needs a quarter of the memory (one layer's transformed weights at a time instead of all of them).
+  load.winograd_weights = o.images.size() == 1 ? fmviz::WinogradWeights::per_forward : fmviz::WinogradWeights::at_build;
   const fmviz::Network<float> net = fmviz::load_vgg16<float>(o.weights, load);
   if (!o.quiet)
     for (const std::string& note : net.notes()) std::cerr << "fmviz: note: " << note << "\n";
@@ -140,20 +180,6 @@ int run(const Options& o) {
     const fmviz::RgbImage seen = o.size == photos[n].width && o.size == photos[n].height
                                      ? photos[n]
                                      : fmviz::resize_bilinear(photos[n], o.size, o.size);
-    fmviz::ActivationRecorder<float> recorder(o.tap, plan.layers);
-    std::size_t done = 0;
-    auto visitor = [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>& output) {
-      recorder(info, output);
-      if (show_progress && info.kind == fmviz::LayerKind::conv2d)
-        std::cerr << "[" << ++done << "/" << convs_run << "] " << info.name << " "
-                  << fmviz::shape_to_string(output.shape()) << " (" << seconds_since(start) << ")"
-                  << (several ? "  " + o.images[n] : "") << "\n";
-    };
-    net.forward(fmviz::to_tensor<float>(seen, o.preset), visitor, plan.stop_after);
-
-    fmviz::GridOptions grid_options = o.grid;
-    if (grid_options.scope == fmviz::NormScope::network)
-      grid_options.network_range = fmviz::network_range(recorder, grid_options.clip_percent);
 
     fmviz::GalleryPage page;
     page.title = "fmviz: " + fs::path(o.images[n]).filename().string();
@@ -161,44 +187,89 @@ int run(const Options& o) {
     page.input_picture = "input.png";
     page.options = options_table(o, plan);
     if (several) page.back_link = "../index.html";
-    fmviz::write_png((dir / "input.png").string(), fmviz::to_image8(seen));
+    std::vector<Picture> pictures;
+    pictures.push_back({dir / "input.png", fmviz::to_image8(seen)});
 
-    for (const std::string& name : recorder.names()) {
-      const fmviz::Tensor<float>& a = recorder.at(name);
-      const fmviz::Grid grid = fmviz::make_grid(a, grid_options);
-      fmviz::write_png((dir / (name + ".png")).string(), grid.image);
+    // Draws one recorded layer: its grid (and overlay, and .npy), kept as pictures for later.
+    fmviz::GridOptions grid_options = o.grid;
+    std::size_t drawn = 0;
+    const auto draw = [&](const std::string& name, const fmviz::Tensor<float>& a) {
+      fmviz::Grid grid = fmviz::make_grid(a, grid_options);
       if (o.npy) fmviz::write_npy((dir / (name + ".npy")).string(), a, {a.dim(1), a.dim(2), a.dim(3)});
       const fmviz::ValueRange range = fmviz::value_range(a);
       fmviz::GalleryLayer layer{name, name + ".png", grid.image.width, grid.image.height, {a.dim(1), a.dim(2), a.dim(3)},
                                 range.lo, range.hi, grid.channels, {}};
       if (o.grid.channels.kind == fmviz::ChannelSelection::Kind::top) layer.note = "the channels of highest mean activation, highest first";
       page.layers.push_back(layer);
+      pictures.push_back({dir / (name + ".png"), std::move(grid.image)});
       if (o.overlay) {
         fmviz::OverlayOptions overlay_options;
         if (grid.channels.size() == 1) overlay_options.channel = grid.channels.front();
-        const fmviz::Image8 over = fmviz::overlay(photos[n], a, overlay_options);
-        fmviz::write_png((dir / (name + "_overlay.png")).string(), over);
+        fmviz::Image8 over = fmviz::overlay(photos[n], a, overlay_options);
         page.layers.push_back({name + " overlay", name + "_overlay.png", over.width, over.height, layer.shape, range.lo, range.hi,
                                overlay_options.channel ? std::vector<std::size_t>{*overlay_options.channel} : all_channels(a.dim(1)),
                                overlay_options.channel ? "this channel over the photo" : "the mean over all channels, over the photo"});
+        pictures.push_back({dir / (name + "_overlay.png"), std::move(over)});
       }
+      ++drawn;
+    };
+
+    // Each layer is drawn as soon as the network has computed it, from the network's own output, so
+    // no copy of it is kept. Only a range over the whole network needs every layer first: then they
+    // are recorded and drawn after the forward.
+    const bool record_all = grid_options.scope == fmviz::NormScope::network;
+    fmviz::ActivationRecorder<float> recorder(o.tap, plan.layers);
+    std::string pending;  // a conv layer whose ReLU output is the one to draw (--tap relu)
+    const auto wanted = [&](const std::string& name) {
+      return std::find(plan.layers.begin(), plan.layers.end(), name) != plan.layers.end();
+    };
+    std::size_t done = 0;
+    auto visitor = [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>& output) {
+      if (show_progress && info.kind == fmviz::LayerKind::conv2d)
+        std::cerr << "[" << ++done << "/" << convs_run << "] " << info.name << " "
+                  << fmviz::shape_to_string(output.shape()) << " (" << seconds_since(start) << ")"
+                  << (several ? "  " + o.images[n] : "") << "\n";
+      if (record_all) {
+        recorder(info, output);
+        return;
+      }
+      // The ActivationRecorder's choice of tensor, without its copy.
+      if (info.kind == fmviz::LayerKind::conv2d) {
+        pending.clear();
+        if (!wanted(info.name)) return;
+        if (o.tap == fmviz::Tap::conv) draw(info.name, output);
+        else pending = info.name;
+      } else if (info.kind == fmviz::LayerKind::relu && !pending.empty()) {
+        draw(pending, output);
+        pending.clear();
+      } else {
+        pending.clear();
+      }
+    };
+    net.forward(fmviz::to_tensor<float>(seen, o.preset), visitor, plan.stop_after);
+    if (record_all) {
+      grid_options.network_range = fmviz::network_range(recorder, grid_options.clip_percent);
+      for (const std::string& name : recorder.names()) draw(name, recorder.at(name));
+      recorder.clear();
     }
+
     if (o.filters) {
       fmviz::FilterGridOptions filter_options;
       filter_options.bgr = o.preset == fmviz::Preset::caffe;
       filter_options.scope = fmviz::NormScope::channel;  // each filter to its own range: the classic colour blobs and edges
       const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
-      const fmviz::Grid filters = fmviz::filter_grid(conv, filter_options);
-      fmviz::write_png((dir / "conv1_1_filters.png").string(), filters.image);
+      fmviz::Grid filters = fmviz::filter_grid(conv, filter_options);
       const auto& w = conv.weight();
       page.layers.push_back({"conv1_1 filters", "conv1_1_filters.png", filters.image.width, filters.image.height,
                              {w.dim(0), w.dim(1), w.dim(2), w.dim(3)}, filters.range.lo, filters.range.hi, filters.channels,
                              "the weights of conv1_1, one colour patch per filter, each scaled to its own range"});
+      pictures.push_back({dir / "conv1_1_filters.png", std::move(filters.image)});
     }
+    write_pictures(pictures);
     fmviz::write_gallery((dir / "index.html").string(), page);
     index.push_back({fs::path(o.images[n]).filename().string(), folders[n], folders[n] + "/input.png"});
     if (!o.quiet)
-      std::cerr << "wrote " << recorder.size() << " layers to " << dir.string() << " (" << seconds_since(start) << ")\n";
+      std::cerr << "wrote " << drawn << " layers to " << dir.string() << " (" << seconds_since(start) << ")\n";
   }
   if (several) fmviz::write_gallery_index((fs::path(o.out) / "index.html").string(), "fmviz: " + std::to_string(index.size()) + " images", index);
   if (!o.quiet) std::cerr << "open " << (fs::path(o.out) / "index.html").string() << " to see them\n";
