@@ -92,6 +92,21 @@ class Outputs(CliCase):
     def test_threads_option_gives_same_result(self):
         self.check_format("raw_convs", "f32", "--threads", "1")
 
+    def test_conv_algorithms_agree_with_pytorch(self):
+        for algorithm in ("gemm", "winograd", "auto"):
+            with self.subTest(algorithm=algorithm):
+                self.check_format("raw_convs", "f32", "--conv-algorithm", algorithm)
+
+    def test_npy_bit_identical_for_1_and_2_threads(self):
+        outs = []
+        for threads in ("1", "2"):
+            out = os.path.join(self.tmp, "t" + threads)
+            self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--npy", "-q", "--threads", threads, expect=0)
+            outs.append(out)
+        for name in CONVS:
+            a, b = (np.load(os.path.join(o, name + ".npy")) for o in outs)
+            self.assertTrue(np.array_equal(a, b), name)
+
     def test_png_is_a_picture_of_16_channels(self):
         out = os.path.join(self.tmp, "out")
         self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "-q", expect=0)
@@ -221,6 +236,7 @@ class CommandLine(CliCase):
             (("-w", w, "-i", i, "--threads=-3"), "--threads"),
             (("-w", w, "-i", i, "--size", "99999"), "--size"),
             (("-w", w, "-i", i, "--preset", "keras"), "torchvision or caffe"),
+            (("-w", w, "-i", i, "--conv-algorithm", "fft"), "auto, gemm or winograd"),
             (("-w", w, "-i", i, "--npy=yes"), "takes no value"),
             (("-w", w, "-w", w, "-i", i), "twice"),
             (("-w", w, "-i"), "needs a value"),
