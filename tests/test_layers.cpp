@@ -204,15 +204,15 @@ TEST_CASE("Conv2d: tiled im2col path matches the direct convolution", "[layers][
     int threads;
   };
   const std::vector<Case> cases = {
-      // k = 64*3*3 = 576: the 8 MiB budget holds 3640 columns, so 85x91 = 7735 pixels need 3 tiles even on 1 thread.
-      {"budget tiles, 1 thread", {1, 64, 85, 91}, 4, 3, 1, 1, 1},
-      {"budget tiles, 2 threads", {1, 64, 85, 91}, 4, 3, 1, 1, 2},
-      // stride 2 with tiles that start mid-row: 86x91 = 7826 output pixels, 3 tiles.
-      {"budget tiles, stride 2", {1, 64, 171, 181}, 3, 3, 2, 1, 1},
-      // small k: one tile by budget, but 31x29 = 899 pixels >= 2*256 splits into one tile per thread; batch 2.
-      {"thread tiles, batch 2", {2, 3, 31, 29}, 5, 3, 1, 1, 2},
-      // thread tiles with stride 3 and padding 2 on an odd input.
-      {"thread tiles, stride 3", {1, 2, 77, 61}, 3, 3, 3, 2, 2},
+      // k = 64*3*3 = 576: the 8 MiB budget holds 3640 columns, so 171x181 = 30951 pixels need 9 tiles.
+      {"budget tiles, 1 thread", {1, 64, 171, 181}, 4, 3, 1, 1, 1},
+      {"budget tiles, 2 threads", {1, 64, 171, 181}, 4, 3, 1, 1, 2},
+      // Fewer pixels than the budget: at least 256 per tile, up to 8 tiles. Stride 2: 86x91 = 7826 pixels, 8 tiles.
+      {"floor tiles, stride 2", {1, 64, 171, 181}, 3, 3, 2, 1, 1},
+      // small k: 31x29 = 899 pixels make 3 tiles; batch 2.
+      {"floor tiles, batch 2", {2, 3, 31, 29}, 5, 3, 1, 1, 2},
+      // stride 3 and padding 2 on an odd input: 27x21 = 567 pixels, 2 tiles.
+      {"floor tiles, stride 3", {1, 2, 77, 61}, 3, 3, 3, 2, 2},
   };
   std::uint32_t seed = 100;
   for (const Case& c : cases) {
@@ -225,15 +225,12 @@ TEST_CASE("Conv2d: tiled im2col path matches the direct convolution", "[layers][
     REQUIRE(conv.algorithm() == fmviz::ConvAlgorithm::gemm);
     const Shape out = conv.output_shape(c.input);
     const std::size_t pixels = out[2] * out[3];
-    const std::size_t tile_cols = fmviz::detail::im2col_tile_columns(pixels, c.input[1] * c.kernel * c.kernel, sizeof(float),
-                                                                      static_cast<std::size_t>(fmviz::thread_count()));
+    const std::size_t tile_cols = fmviz::detail::im2col_tile_columns(pixels, c.input[1] * c.kernel * c.kernel, sizeof(float));
     const std::size_t tiles = (pixels + tile_cols - 1) / tile_cols;
     CAPTURE(pixels, tiles, tile_cols, fmviz::thread_count());
-    if (c.threads == 1 || fmviz::thread_count() > 1) {  // without OpenMP, the 2-thread cases run as one tile
-      REQUIRE(tiles >= 2);                  // several tiles,
-      CHECK(pixels % tile_cols != 0);       // the last one shorter than the others,
-      CHECK(tile_cols % out[3] != 0);       // and tiles that start mid-row
-    }
+    REQUIRE(tiles >= 2);                  // several tiles,
+    CHECK(pixels % tile_cols != 0);       // the last one shorter than the others,
+    CHECK(tile_cols % out[3] != 0);       // and tiles that start mid-row
     auto y = conv.forward(x);
     auto ref = naive_conv(x, w, b, c.stride, c.stride, c.pad, c.pad);
     CHECK(max_rel_diff(y, ref) < 1e-4);

@@ -19,12 +19,13 @@ struct ConvGeometry {
   std::size_t pad_h = 0, pad_w = 0;
 };
 
-/// Output pixels per im2col tile: the patch matrix stays near 8 MB, and there are tiles enough for every thread.
-inline std::size_t im2col_tile_columns(std::size_t pixels, std::size_t patch_rows, std::size_t elem_size, std::size_t threads) {
+/// Output pixels per im2col tile: the patch matrix stays near 8 MB, and there are tiles enough to share between
+/// threads (up to 8, of at least 256 pixels). The tiling never depends on the thread count, so neither do the
+/// results (Eigen's GEMM rounds a tile's last columns differently from the others).
+inline std::size_t im2col_tile_columns(std::size_t pixels, std::size_t patch_rows, std::size_t elem_size) {
   const std::size_t budget_cols = std::max<std::size_t>(256, (std::size_t(8) << 20) / (patch_rows * elem_size));
-  std::size_t tiles = (pixels + budget_cols - 1) / budget_cols;
-  if (tiles < threads && pixels >= threads * 256) tiles = threads;
-  return (pixels + tiles - 1) / tiles;
+  const std::size_t tiles = std::max((pixels + budget_cols - 1) / budget_cols, std::min<std::size_t>(8, pixels / 256));
+  return (pixels + std::max<std::size_t>(tiles, 1) - 1) / std::max<std::size_t>(tiles, 1);
 }
 
 /// Writes the (C*KH*KW) x (p1-p0) patch matrix of output pixels [p0, p1) of image n, row-major.
@@ -55,8 +56,7 @@ void im2col_gemm_forward(const Tensor<T>& weight, const Tensor<T>& bias, const C
   const std::size_t out_channels = weight.dim(0);
   const std::size_t pixels = y.dim(2) * y.dim(3);
   const std::size_t k = weight.size() / out_channels;
-  const std::size_t threads = static_cast<std::size_t>(thread_count());
-  const std::size_t tile_cols = im2col_tile_columns(pixels, k, sizeof(T), threads);
+  const std::size_t tile_cols = im2col_tile_columns(pixels, k, sizeof(T));
   const std::size_t tiles = (pixels + tile_cols - 1) / tile_cols;
   using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Stride = Eigen::OuterStride<>;
