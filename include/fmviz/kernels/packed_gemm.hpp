@@ -15,10 +15,13 @@
 #include "../detail/workspace.hpp"
 #include "../tensor.hpp"
 
+// Defined to 0 by a build that wants the public-product path (the tests build it that way once, so it stays right).
+#ifndef FMVIZ_EIGEN_PREPACKED_GEMM
 #if EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4
 #define FMVIZ_EIGEN_PREPACKED_GEMM 1
 #else
 #define FMVIZ_EIGEN_PREPACKED_GEMM 0
+#endif
 #endif
 
 namespace fmviz {
