@@ -5,6 +5,8 @@
 //  1. input transform: V[p] (C x tiles) = (B^T d B)[p] for every channel and tile of the block;
 //  2. one Eigen GEMM per position: M[p] (K x tiles) = U[p] V[p], with U[p] packed for the GEMM kernel at build;
 //  3. output transform with the bias: y = A^T M A + b, written to the tiles' places in the output.
+// A kernel built without transforming its weights (to save memory) transforms them during the forward, one band
+// of output channels at a time when the tiles make one block, so it never holds more than a band.
 // Each step is shared out over threads (channels, positions, tiles), so no work is duplicated and the result
 // does not depend on the thread count. The transforms are vectorised: the input transform works on `lanes`
 // tiles at once, the output transform on `lanes` output channels at once, one cache line per matrix entry.
@@ -43,7 +45,7 @@ class WinogradConv3x3 {
     if (m != 2 && m != 4 && m != 6) throw Error({}, "winograd", "no F(" + std::to_string(m) + ",3): the tile must be 2, 4 or 6");
     if (transform_now) {
       for (std::size_t p = 0; p < positions(); ++p) u_.emplace_back(k_, c_);
-      with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, u_); });
+      with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, 0, u_); });
     }
   }
 
@@ -60,16 +62,6 @@ class WinogradConv3x3 {
   /// `weight` is the one the kernel was built with (read only when it was built without transforming it).
   void forward(const Tensor<T>& x, const Tensor<T>& weight, const T* bias, std::size_t pad_h, std::size_t pad_w,
                Tensor<T>& y) const {
-    const std::vector<PackedLhs<T>>* u = &u_;
-    std::vector<PackedLhs<T>> scratch;
-    if (u_.empty()) {  // transform now, into this thread's scratch memory
-      struct WeightsTag {};
-      const std::size_t each = PackedLhs<T>::storage_size(k_, c_);
-      T* storage = thread_workspace<T, WeightsTag>(positions() * each);
-      for (std::size_t p = 0; p < positions(); ++p) scratch.emplace_back(k_, c_, storage + p * each);
-      with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, scratch); });
-      u = &scratch;
-    }
     Geometry g;
     g.n = x.dim(0);
     g.h = x.dim(2);
@@ -85,14 +77,29 @@ class WinogradConv3x3 {
     // Tiles per block: V and M of a block together within the budget, a multiple of `lanes`, blocks of equal size.
     // Every block reads all of U, so where U is larger than the budget (512-channel layers), blocks may grow to U's
     // size: a batch then reads the weights once, not once per few tiles.
-    struct BlockTag {};
     const std::size_t per_tile = positions() * (c_ + k_) * sizeof(T);
     const std::size_t budget = std::max(block_budget_bytes, positions() * k_ * c_ * sizeof(T));
     std::size_t block = std::max<std::size_t>(lanes, round_down(budget / per_tile, lanes));
     const std::size_t blocks = (total + block - 1) / block;
     block = std::min(round_up((total + blocks - 1) / blocks, lanes), round_up(total, lanes));
 
-    T* v = thread_workspace<T, BlockTag>(positions() * (c_ + k_) * block);
+    // Weights not transformed at build are transformed here, into this thread's scratch memory: with one block
+    // of tiles, one band of output channels at a time (each band is used once, so only a band is ever held);
+    // with several blocks, all of them first (each block uses them all).
+    const bool streamed = u_.empty() && blocks == 1;
+    const std::size_t band = streamed ? std::min(k_, weight_band_rows) : k_;
+    std::vector<PackedLhs<T>> scratch;
+    T* storage = nullptr;
+    if (u_.empty()) {
+      struct WeightsTag {};
+      const std::size_t each = PackedLhs<T>::storage_size(band, c_);
+      storage = thread_workspace<T, WeightsTag>(positions() * each);
+      for (std::size_t p = 0; p < positions(); ++p) scratch.emplace_back(band, c_, storage + p * each);
+      if (!streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, 0, scratch); });
+    }
+
+    struct BlockTag {};
+    T* v = thread_workspace<T, BlockTag>(positions() * (c_ + band) * block);
     T* mm = v + positions() * c_ * block;
     std::vector<TilePlace> places(block);
 
@@ -100,8 +107,20 @@ class WinogradConv3x3 {
       const std::size_t count = std::min(block, total - first);
       for (std::size_t b = 0; b < count; ++b) places[b] = place_of(first + b, g);
       with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, block, v); });
-      products(*u, v, mm, count, block);
-      with_tile([&](auto tile) { output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, block, y); });
+      for (std::size_t k0 = 0; k0 < k_; k0 += band) {
+        const std::size_t rows = std::min(band, k_ - k0);
+        std::vector<PackedLhs<T>> part;  // the last band of a streamed layer may be short
+        if (streamed && rows < band) {
+          const std::size_t each = PackedLhs<T>::storage_size(rows, c_);
+          for (std::size_t p = 0; p < positions(); ++p) part.emplace_back(rows, c_, storage + p * each);
+        }
+        std::vector<PackedLhs<T>>& u_band = part.empty() ? scratch : part;
+        if (streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, k0, u_band); });
+        products(u_.empty() ? u_band : u_, v, mm, count, block, rows);
+        with_tile([&](auto tile) {
+          output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, block, k0, rows, y);
+        });
+      }
     }
   }
 
@@ -119,6 +138,9 @@ class WinogradConv3x3 {
 
   // About half of a core's share of L3 on the machines we measured; see bench/README.md.
   static constexpr std::size_t block_budget_bytes = std::size_t(4) << 20;
+  // Output channels per band of weights transformed during a forward: the GEMM's own row band (PackedLhs packs
+  // 128 rows together), so the products are the same as with weights transformed at build.
+  static constexpr std::size_t weight_band_rows = 128;
 
   static Eigen::Index index(std::size_t i) { return static_cast<Eigen::Index>(i); }
   using Lanes = Eigen::Array<T, static_cast<int>(lanes), 1>;  // one value per tile or output channel, in SIMD registers
@@ -147,17 +169,17 @@ class WinogradConv3x3 {
     else f(std::integral_constant<std::size_t, 6>());
   }
 
-  /// U[p] = (G g G^T)[p] for `lanes` output channels at a time (G built in double, applied in T: its rounding is
-  /// far below Winograd's own), packed for the GEMM one band of output channels at a time, so no unpacked copy of
-  /// the whole layer is ever held.
+  /// U[p] = (G g G^T)[p] for output channels [k_begin, k_begin + u[p].rows()), `lanes` of them at a time (G built
+  /// in double, applied in T: its rounding is far below Winograd's own), packed for the GEMM one band of output
+  /// channels at a time, so no unpacked copy of the whole layer is ever held.
   template <std::size_t M>
-  void transform_weights(const Tensor<T>& weight, std::vector<PackedLhs<T>>& u) const {
+  void transform_weights(const Tensor<T>& weight, std::size_t k_begin, std::vector<PackedLhs<T>>& u) const {
     constexpr std::size_t A = M + 2;
-    const std::size_t band = u.front().band_rows();
+    const std::size_t band = u.front().band_rows(), k_end = k_begin + u.front().rows();
     struct BandTag {};
     T* unpacked = thread_workspace<T, BandTag>(A * A * c_ * band);  // [p][c][k within the band]: column-major
-    for (std::size_t first = 0; first < k_; first += band) {
-      const std::size_t rows = std::min(band, k_ - first), groups = (rows + lanes - 1) / lanes;
+    for (std::size_t first = k_begin; first < k_end; first += band) {
+      const std::size_t rows = std::min(band, k_end - first), groups = (rows + lanes - 1) / lanes;
       parallel_for(c_ * groups, [&](std::size_t item) {
         const std::size_t c = item / groups, k0 = (item % groups) * lanes, n = std::min(lanes, rows - k0);
         Lanes g[9], t[A * 3], out[A * A];
@@ -170,7 +192,7 @@ class WinogradConv3x3 {
           else for (std::size_t l = 0; l < n; ++l) dst[l] = out[p](index(l));
         }
       }, rows * c_ > 256);
-      parallel_for(A * A, [&](std::size_t p) { u[p].pack_band(first, unpacked + p * c_ * band, band); });
+      parallel_for(A * A, [&](std::size_t p) { u[p].pack_band(first - k_begin, unpacked + p * c_ * band, band); });
     }
   }
 
@@ -270,40 +292,43 @@ class WinogradConv3x3 {
     }, c_ * count >= 2 * lanes);
   }
 
-  /// M[p] (K x count, column-major: tile after tile) = U[p] (K x C) V[p] (C x count), one GEMM per position.
-  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t count, std::size_t stride) const {
-    parallel_for(positions(), [&](std::size_t p) { u[p].multiply(v + p * c_ * stride, count, stride, mm + p * k_ * stride, k_); });
+  /// M[p] (rows x count, column-major: tile after tile) = U[p] (rows x C) V[p] (C x count), one GEMM per position;
+  /// rows is K, or a band of it when the weights are transformed band by band.
+  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t count, std::size_t stride,
+                std::size_t rows) const {
+    parallel_for(positions(), [&](std::size_t p) { u[p].multiply(v + p * c_ * stride, count, stride, mm + p * rows * stride, rows); });
   }
 
-  /// y = A^T M A + bias for every tile of the block, `lanes` output channels at a time.
+  /// y = A^T M A + bias for every tile of the block and output channels [k_begin, k_begin + rows), `lanes`
+  /// channels at a time.
   template <std::size_t M>
   void output_transform(const T* mm, const T* bias, const Geometry& g, const TilePlace* places, std::size_t count,
-                        std::size_t stride, Tensor<T>& y) const {
+                        std::size_t stride, std::size_t k_begin, std::size_t rows, Tensor<T>& y) const {
     constexpr std::size_t A = M + 2;
     const std::size_t plane = g.oh * g.ow;
     parallel_for(count, [&](std::size_t b) {
       Lanes src[A * A], t[A * A], out[M * M];
       const TilePlace& p = places[b];
-      for (std::size_t k0 = 0; k0 < k_; k0 += lanes) {
-        const std::size_t n_lanes = std::min(lanes, k_ - k0);
+      for (std::size_t k0 = 0; k0 < rows; k0 += lanes) {
+        const std::size_t n_lanes = std::min(lanes, rows - k0);
         for (std::size_t q = 0; q < A * A; ++q) {
-          const T* from = mm + (q * stride + b) * k_ + k0;
+          const T* from = mm + (q * stride + b) * rows + k0;
           if (n_lanes == lanes) src[q] = Eigen::Map<const Lanes>(from);
           else for (std::size_t l = 0; l < lanes; ++l) src[q](index(l)) = l < n_lanes ? from[l] : T(0);
         }
         sandwich<M, Matrix::output, A>(src, t, out, std::make_index_sequence<M>());
         if (bias) {
           Lanes b = Lanes::Zero();
-          for (std::size_t l = 0; l < n_lanes; ++l) b(index(l)) = bias[k0 + l];
+          for (std::size_t l = 0; l < n_lanes; ++l) b(index(l)) = bias[k_begin + k0 + l];
           for (std::size_t q = 0; q < M * M; ++q) out[q] += b;
         }
         for (std::size_t l = 0; l < n_lanes; ++l) {
-          T* dst = y.data() + (p.image * k_ + k0 + l) * plane + p.oy * g.ow + p.ox;
+          T* dst = y.data() + (p.image * k_ + k_begin + k0 + l) * plane + p.oy * g.ow + p.ox;
           for (std::size_t r = 0; r < p.rows; ++r)
             for (std::size_t s = 0; s < p.cols; ++s) dst[r * g.ow + s] = out[r * M + s](index(l));
         }
       }
-    }, k_ * count >= 2 * lanes);
+    }, rows * count >= 2 * lanes);
   }
 
   std::size_t m_, alpha_, k_, c_;
