@@ -15,8 +15,9 @@ namespace {
 
 const char* const usage =
     "usage: fmviz_layer_bench WEIGHTS [--threads T] [--batch N] [--runs R] [--size S] [--algorithm auto|gemm|winograd]\n"
-    "                         [--tile 2|4|6] [--json OUT]\n"
-    "Times each conv layer of VGG16 on its real input, then the whole conv stack (medians of R runs after a warm-up).\n";
+    "                         [--tile 2|4|6] [--stack-only] [--json OUT]\n"
+    "Times each conv layer of VGG16 on its real input, then the whole conv stack (medians of R runs after a warm-up).\n"
+    "--stack-only: the whole stack alone.\n";
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -52,8 +53,13 @@ int main(int argc, char** argv) {
   int threads = 0, runs = 7;
   std::size_t batch = 1, size = 224, tile = 0;
   fmviz::ConvAlgorithm algorithm = fmviz::ConvAlgorithm::automatic;
+  bool stack_only = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--stack-only") {
+      stack_only = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::cerr << "fmviz_layer_bench: " << a << " needs a value\n" << usage;
       return 2;
@@ -96,14 +102,14 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     std::vector<fmviz::Tensor<float>> inputs;
     fmviz::Tensor<float> previous = x;
-    net.forward(x, [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>& out) {
+    if (!stack_only) net.forward(x, [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>& out) {
       if (info.kind == fmviz::LayerKind::conv2d) inputs.push_back(previous);
       previous = out;
     });
     std::size_t k = 0;
     for (const auto& layer : net.layers()) {
       const auto* conv = std::get_if<fmviz::Conv2d<float>>(&layer.op);
-      if (!conv) continue;
+      if (!conv || stack_only) continue;
       const fmviz::Tensor<float>& in = inputs[k++];
       Row r{layer.info.name, conv->algorithm_name(), in.shape(), conv->output_shape(in.shape())};
       r.gflop = 2.0 * double(r.out[0] * r.out[1] * r.out[2] * r.out[3]) * double(conv->in_channels() * 9) / 1e9;

@@ -42,8 +42,9 @@ TEST_CASE("Concurrent forwards on one shared network match a lone forward bit fo
   constexpr std::size_t threads = 4;
   std::vector<Tensor<float>> inputs, expected, results(threads);
   for (std::size_t t = 0; t < threads; ++t) {
-    // Different sizes per thread, so their workspaces differ and grow at different times.
-    inputs.push_back(random_tensor({1 + t % 2, 3, 30 + 7 * t, 41 - 3 * t}, static_cast<std::uint32_t>(70 + t)));
+    // Different sizes per thread, so their workspaces differ and grow at different times; the larger ones have
+    // layer outputs over 1 MiB, which each thread recycles from forward to forward.
+    inputs.push_back(random_tensor({1 + t % 2, 3, 30 + 37 * t, 41 + 23 * t}, static_cast<std::uint32_t>(70 + t)));
     expected.push_back(net.forward(inputs.back()));
   }
   std::vector<std::thread> pool;

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "detail/tensor_memory.hpp"
 #include "error.hpp"
 #include "layers/adaptive_avgpool2d.hpp"
 #include "layers/conv2d.hpp"
@@ -120,6 +121,7 @@ class Network {
   Tensor<T> forward(Tensor<T> x, Visitor&& visitor, const std::string& stop_after = {}) const {
     const std::size_t last = last_index(stop_after);
     output_shape(x.shape(), stop_after);  // fail before any work, naming the layer that cannot take x
+    const detail::RecyclingScope recycling;  // each layer's output reuses the memory of outputs already consumed
     for (std::size_t i = 0; i <= last; ++i) {
       const Layer<T>& layer = layers_[i];
       x = std::visit([&](const auto& op) { return op.forward(std::move(x)); }, layer.op);

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/tensor_memory.hpp"
 #include "error.hpp"
 
 namespace fmviz {
@@ -35,24 +36,6 @@ inline std::string shape_to_string(const Shape& shape) {
   }
   return s + ")";
 }
-
-namespace detail {
-
-constexpr std::size_t tensor_alignment = 64;  // a cache line; full AVX-512 vectors
-
-struct AlignedFree {
-  void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t(tensor_alignment)); }
-};
-
-template <typename T>
-std::unique_ptr<T[], AlignedFree> aligned_array(std::size_t n) {
-  if (n == 0) return {};
-  if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw Error("tensor of " + std::to_string(n) + " elements is too large");
-  void* p = ::operator new(n * sizeof(T), std::align_val_t(tensor_alignment));
-  return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(p));
-}
-
-}  // namespace detail
 
 /// A dense tensor that owns its elements. Layout is row-major over `shape()`,
 /// so a 4-d tensor is NCHW. Copying copies the data; moving is free.
