@@ -161,4 +161,33 @@ class Tensor {
   std::unique_ptr<T[], detail::AlignedFree> data_;
 };
 
+/// Item n of a batch (N, ...) as a batch of one (1, ...): a copy.
+template <typename T>
+Tensor<T> batch_item(const Tensor<T>& batch, std::size_t n) {
+  if (batch.rank() == 0 || n >= batch.dim(0))
+    throw Error({}, "batch_item", "no item " + std::to_string(n) + " in a batch of shape " + shape_to_string(batch.shape()));
+  Shape shape = batch.shape();
+  shape[0] = 1;
+  Tensor<T> item(shape);
+  if (item.size()) std::memcpy(item.data(), batch.data() + n * item.size(), item.size() * sizeof(T));
+  return item;
+}
+
+/// The tensors (1, ...) of equal shape stacked into one batch (N, ...): a copy.
+template <typename T>
+Tensor<T> stack_batch(const std::vector<Tensor<T>>& items) {
+  if (items.empty()) throw Error({}, "stack_batch", "no tensors to stack");
+  Shape shape = items.front().shape();
+  if (shape.empty() || shape[0] != 1) throw Error({}, "stack_batch", "expects (1, ...) tensors, got " + shape_to_string(shape));
+  for (const Tensor<T>& t : items)
+    if (t.shape() != items.front().shape())
+      throw Error({}, "stack_batch", "shapes differ: " + shape_to_string(items.front().shape()) + " and " + shape_to_string(t.shape()));
+  shape[0] = items.size();
+  Tensor<T> batch(shape);
+  const std::size_t each = items.front().size();
+  for (std::size_t n = 0; n < items.size(); ++n)
+    if (each) std::memcpy(batch.data() + n * each, items[n].data(), each * sizeof(T));
+  return batch;
+}
+
 }  // namespace fmviz

@@ -173,6 +173,39 @@ class Outputs(CliCase):
         self.assert_matches(os.path.join(out, stem), "f32")
         self.assert_matches(os.path.join(out, stem + "-2"), "f32")
 
+    def test_batches_give_the_same_files_as_one_image_at_a_time(self):
+        images = [PHOTO, os.path.join(IMAGES, "png_rgb.png"), os.path.join(IMAGES, "jpeg_baseline.jpg")]
+        args = [a for i in images for a in ("-i", i)]
+
+        def files(out):
+            found = {}
+            for root, _, names in os.walk(out):
+                for n in names:
+                    if n.endswith((".npy", ".png")):
+                        found[os.path.relpath(os.path.join(root, n), out)] = open(os.path.join(root, n), "rb").read()
+            return found
+
+        for extra in ([], ["--norm", "network", "--tap", "relu", "--overlay"]):
+            results = {}
+            for batch in ("1", "2", None):  # one image per forward; 2 then 1; all three in one (the default)
+                out = os.path.join(self.tmp, f"out-{batch}-{len(extra)}")
+                flags = ["--batch", batch] if batch else ["--progress"]
+                proc = self.run_cli("-w", weights("raw_convs"), *args, "-o", out, "--npy", *flags, *extra, expect=0)
+                if not batch:
+                    self.assertIn("3 images in 1 forward of up to 3", proc.stderr)
+                    self.assertIn("(3,64,224,224)", proc.stderr)
+                results[batch] = files(out)
+            self.assertEqual(len(results["1"]), 3 * (len(CONVS) * (3 if extra else 2) + 1))
+            for batch in ("2", None):
+                self.assertEqual(sorted(results[batch]), sorted(results["1"]))
+                for name, data in results["1"].items():
+                    self.assertTrue(results[batch][name] == data, f"--batch {batch} {extra}: {name} differs")
+
+    def test_bad_batch_is_a_usage_error(self):
+        for value in ("0", "65", "x", "-1"):
+            proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "--batch", value, expect=2)
+            self.assert_one_line_error(proc, "--batch")
+
     def test_every_image_kind_runs_through(self):
         kinds = ["jpeg_baseline.jpg", "jpeg_progressive.jpg", "jpeg_grey.jpg", "png_grey.png", "png_la.png", "png_rgba.png",
                  "png_palette.png", "png_rgb16.png", "png_grey16.png", "bmp_rgb.bmp", "bmp_palette.bmp", "tga_rgb.tga",

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -138,6 +139,43 @@ void write_pictures(std::vector<Picture>& pictures) {
     if (error) std::rethrow_exception(error);
 }
 
+// Bytes one image needs during a forward: the largest input and output alive together, plus, when every
+// layer is recorded first (--norm network), the recorded layers.
+std::size_t bytes_per_image(const fmviz::Network<float>& net, const Options& o, const Plan& plan, bool record_all) {
+  fmviz::Shape shape{1, 3, o.size, o.size};
+  std::size_t largest_pair = 0, recorded = 0;
+  const std::size_t last = net.last_index(plan.stop_after);
+  for (std::size_t i = 0; i <= last; ++i) {
+    const fmviz::Shape out = std::visit([&](const auto& op) { return op.output_shape(shape); }, net.layers()[i].op);
+    largest_pair = std::max(largest_pair, (fmviz::shape_size(shape) + fmviz::shape_size(out)) * sizeof(float));
+    if (net.layers()[i].info.kind == fmviz::LayerKind::conv2d &&
+        std::find(plan.layers.begin(), plan.layers.end(), net.layers()[i].info.name) != plan.layers.end())
+      recorded += fmviz::shape_size(out) * sizeof(float);
+    shape = out;
+  }
+  return largest_pair + (record_all ? recorded : 0);
+}
+
+// Images per forward: --batch, else as many as fit in batch_memory_budget, at most default_batch_limit.
+constexpr std::size_t batch_memory_budget = std::size_t(1) << 30;
+constexpr std::size_t default_batch_limit = 8;
+
+std::size_t choose_batch(const Options& o, std::size_t per_image) {
+  if (o.batch) return std::min(o.batch, o.images.size());
+  const std::size_t fits = std::max<std::size_t>(1, batch_memory_budget / std::max<std::size_t>(per_image, 1));
+  return std::min({fits, default_batch_limit, o.images.size()});
+}
+
+// One image's output folder and page, filled while its batch runs.
+struct ImageJob {
+  std::size_t index = 0;  // in o.images
+  fs::path dir;
+  fmviz::RgbImage seen;   // what the network sees: the photo resized
+  fmviz::GalleryPage page;
+  std::vector<Picture> pictures;
+  std::size_t drawn = 0;
+};
+
 int run(const Options& o) {
   const bool show_progress = !o.quiet && (o.progress || stderr_is_terminal());
   const auto start = Clock::now();
@@ -146,22 +184,28 @@ int run(const Options& o) {
   fmviz::LoadOptions load;
   load.last_layer = o.last_layer.empty() ? "conv5_3" : o.last_layer;  // the classifier is never drawn: don't load it
   load.algorithm = o.algorithm;
-  // One image runs one forward: transforming the Winograd weights during it costs the same time as at load and
-  // needs a quarter of the memory (one layer's transformed weights at a time instead of all of them).
-  load.winograd_weights = o.images.size() == 1 ? fmviz::WinogradWeights::per_forward : fmviz::WinogradWeights::at_build;
+  // Images run in batches (below), so a forward usually serves several images: transforming the Winograd weights
+  // during each forward then costs little and needs a quarter of the memory of transforming them all at load.
+  // Only one image per forward for several images (--batch 1) transforms them once, at load.
+  load.winograd_weights = o.batch == 1 && o.images.size() > 1 ? fmviz::WinogradWeights::at_build : fmviz::WinogradWeights::per_forward;
   const fmviz::Network<float> net = fmviz::load_vgg16<float>(o.weights, load);
   if (!o.quiet)
     for (const std::string& note : net.notes()) std::cerr << "fmviz: note: " << note << "\n";
-  if (show_progress) std::cerr << "loaded " << o.weights << " (" << seconds_since(start) << ")\n";
   const Plan plan = plan_layers(net, o);
   if (o.filters && !net.has_layer("conv1_1")) throw fmviz::Error(o.weights, "conv1_1", "--filters needs conv1_1");
+  net.output_shape({1, 3, o.size, o.size}, plan.stop_after);  // a size the network cannot take fails here
+  const bool record_all = o.grid.scope == fmviz::NormScope::network;
+  const std::size_t batch = choose_batch(o, bytes_per_image(net, o, plan, record_all));
+  const std::size_t forwards = (o.images.size() + batch - 1) / batch;
+  if (show_progress)
+    std::cerr << "loaded " << o.weights << "; " << o.images.size() << (o.images.size() == 1 ? " image" : " images") << " in "
+              << forwards << (forwards == 1 ? " forward" : " forwards") << " of up to " << batch << " (" << seconds_since(start) << ")\n";
 
   // Decode every image before writing anything: a bad image fails the run with no output at all.
   fmviz::ImageOptions image_options;
   image_options.size = o.size;
   image_options.preset = o.preset;
   std::vector<fmviz::RgbImage> photos;
-  net.output_shape({1, 3, o.size, o.size}, plan.stop_after);  // a size the network cannot take fails here
   for (const std::string& path : o.images) photos.push_back(fmviz::read_image(path, image_options.max_pixels));
   std::size_t convs_run = 0;
   for (std::size_t i = 0; i <= net.last_index(plan.stop_after); ++i)
@@ -170,65 +214,76 @@ int run(const Options& o) {
   const std::vector<std::string> folders = output_folders(o.images);
   const bool several = o.images.size() > 1;
   std::vector<fmviz::GalleryIndexEntry> index;
-  for (std::size_t n = 0; n < photos.size(); ++n) {
-    const fs::path dir = several ? fs::path(o.out) / folders[n] : fs::path(o.out);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-      throw fmviz::Error(dir.string(), "out", "cannot create output folder" + (ec ? ": " + ec.message() : std::string()));
+  for (std::size_t first = 0; first < photos.size(); first += batch) {
+    const std::size_t count = std::min(batch, photos.size() - first);
+    std::vector<ImageJob> jobs(count);
+    std::vector<fmviz::Tensor<float>> inputs;
+    for (std::size_t k = 0; k < count; ++k) {
+      ImageJob& job = jobs[k];
+      job.index = first + k;
+      const std::size_t n = job.index;
+      job.dir = several ? fs::path(o.out) / folders[n] : fs::path(o.out);
+      std::error_code ec;
+      fs::create_directories(job.dir, ec);
+      if (ec || !fs::is_directory(job.dir))
+        throw fmviz::Error(job.dir.string(), "out", "cannot create output folder" + (ec ? ": " + ec.message() : std::string()));
+      job.seen = o.size == photos[n].width && o.size == photos[n].height ? photos[n] : fmviz::resize_bilinear(photos[n], o.size, o.size);
+      job.page.title = "fmviz: " + fs::path(o.images[n]).filename().string();
+      job.page.input_name = o.images[n];
+      job.page.input_picture = "input.png";
+      job.page.options = options_table(o, plan);
+      if (several) job.page.back_link = "../index.html";
+      job.pictures.push_back({job.dir / "input.png", fmviz::to_image8(job.seen)});
+      inputs.push_back(fmviz::to_tensor<float>(job.seen, o.preset));
+    }
+    fmviz::Tensor<float> input = count == 1 ? std::move(inputs.front()) : fmviz::stack_batch(inputs);
+    inputs.clear();
 
-    const fmviz::RgbImage seen = o.size == photos[n].width && o.size == photos[n].height
-                                     ? photos[n]
-                                     : fmviz::resize_bilinear(photos[n], o.size, o.size);
-
-    fmviz::GalleryPage page;
-    page.title = "fmviz: " + fs::path(o.images[n]).filename().string();
-    page.input_name = o.images[n];
-    page.input_picture = "input.png";
-    page.options = options_table(o, plan);
-    if (several) page.back_link = "../index.html";
-    std::vector<Picture> pictures;
-    pictures.push_back({dir / "input.png", fmviz::to_image8(seen)});
-
-    // Draws one recorded layer: its grid (and overlay, and .npy), kept as pictures for later.
-    fmviz::GridOptions grid_options = o.grid;
-    std::size_t drawn = 0;
-    const auto draw = [&](const std::string& name, const fmviz::Tensor<float>& a) {
+    // Draws one recorded layer of one image, a (1,C,H,W) tensor: its grid (and overlay, and .npy), kept as
+    // pictures for later.
+    const auto draw = [&](ImageJob& job, const std::string& name, const fmviz::Tensor<float>& a, const fmviz::GridOptions& grid_options) {
       fmviz::Grid grid = fmviz::make_grid(a, grid_options);
-      if (o.npy) fmviz::write_npy((dir / (name + ".npy")).string(), a, {a.dim(1), a.dim(2), a.dim(3)});
+      if (o.npy) fmviz::write_npy((job.dir / (name + ".npy")).string(), a, {a.dim(1), a.dim(2), a.dim(3)});
       const fmviz::ValueRange range = fmviz::value_range(a);
       fmviz::GalleryLayer layer{name, name + ".png", grid.image.width, grid.image.height, {a.dim(1), a.dim(2), a.dim(3)},
                                 range.lo, range.hi, grid.channels, {}};
       if (o.grid.channels.kind == fmviz::ChannelSelection::Kind::top) layer.note = "the channels of highest mean activation, highest first";
-      page.layers.push_back(layer);
-      pictures.push_back({dir / (name + ".png"), std::move(grid.image)});
+      job.page.layers.push_back(layer);
+      job.pictures.push_back({job.dir / (name + ".png"), std::move(grid.image)});
       if (o.overlay) {
         fmviz::OverlayOptions overlay_options;
         if (grid.channels.size() == 1) overlay_options.channel = grid.channels.front();
-        fmviz::Image8 over = fmviz::overlay(photos[n], a, overlay_options);
-        page.layers.push_back({name + " overlay", name + "_overlay.png", over.width, over.height, layer.shape, range.lo, range.hi,
-                               overlay_options.channel ? std::vector<std::size_t>{*overlay_options.channel} : all_channels(a.dim(1)),
-                               overlay_options.channel ? "this channel over the photo" : "the mean over all channels, over the photo"});
-        pictures.push_back({dir / (name + "_overlay.png"), std::move(over)});
+        fmviz::Image8 over = fmviz::overlay(photos[job.index], a, overlay_options);
+        job.page.layers.push_back({name + " overlay", name + "_overlay.png", over.width, over.height, layer.shape, range.lo, range.hi,
+                                   overlay_options.channel ? std::vector<std::size_t>{*overlay_options.channel} : all_channels(a.dim(1)),
+                                   overlay_options.channel ? "this channel over the photo" : "the mean over all channels, over the photo"});
+        job.pictures.push_back({job.dir / (name + "_overlay.png"), std::move(over)});
       }
-      ++drawn;
+      ++job.drawn;
+    };
+    // Draws a layer of the batch for every image: from the network's own output for a batch of one, else
+    // from a copy of each image's part.
+    const auto draw_batch = [&](const std::string& name, const fmviz::Tensor<float>& output) {
+      for (std::size_t k = 0; k < count; ++k) {
+        if (count == 1) draw(jobs[k], name, output, o.grid);
+        else draw(jobs[k], name, fmviz::batch_item(output, k), o.grid);
+      }
     };
 
-    // Each layer is drawn as soon as the network has computed it, from the network's own output, so
-    // no copy of it is kept. Only a range over the whole network needs every layer first: then they
-    // are recorded and drawn after the forward.
-    const bool record_all = grid_options.scope == fmviz::NormScope::network;
+    // Each layer is drawn as soon as the network has computed it, so no copy of it is kept. Only a range over
+    // the whole network needs every layer first: then they are recorded and drawn after the forward.
     fmviz::ActivationRecorder<float> recorder(o.tap, plan.layers);
     std::string pending;  // a conv layer whose ReLU output is the one to draw (--tap relu)
     const auto wanted = [&](const std::string& name) {
       return std::find(plan.layers.begin(), plan.layers.end(), name) != plan.layers.end();
     };
+    std::string which;
+    if (several) which = count == 1 ? "  " + o.images[first] : "  images " + std::to_string(first + 1) + "-" + std::to_string(first + count) + " of " + std::to_string(o.images.size());
     std::size_t done = 0;
     auto visitor = [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>& output) {
       if (show_progress && info.kind == fmviz::LayerKind::conv2d)
-        std::cerr << "[" << ++done << "/" << convs_run << "] " << info.name << " "
-                  << fmviz::shape_to_string(output.shape()) << " (" << seconds_since(start) << ")"
-                  << (several ? "  " + o.images[n] : "") << "\n";
+        std::cerr << "[" << ++done << "/" << convs_run << "] " << info.name << " " << fmviz::shape_to_string(output.shape()) << " ("
+                  << seconds_since(start) << ")" << which << "\n";
       if (record_all) {
         recorder(info, output);
         return;
@@ -237,39 +292,50 @@ int run(const Options& o) {
       if (info.kind == fmviz::LayerKind::conv2d) {
         pending.clear();
         if (!wanted(info.name)) return;
-        if (o.tap == fmviz::Tap::conv) draw(info.name, output);
+        if (o.tap == fmviz::Tap::conv) draw_batch(info.name, output);
         else pending = info.name;
       } else if (info.kind == fmviz::LayerKind::relu && !pending.empty()) {
-        draw(pending, output);
+        draw_batch(pending, output);
         pending.clear();
       } else {
         pending.clear();
       }
     };
-    net.forward(fmviz::to_tensor<float>(seen, o.preset), visitor, plan.stop_after);
+    net.forward(std::move(input), visitor, plan.stop_after);
     if (record_all) {
-      grid_options.network_range = fmviz::network_range(recorder, grid_options.clip_percent);
-      for (const std::string& name : recorder.names()) draw(name, recorder.at(name));
+      for (std::size_t k = 0; k < count; ++k) {
+        // This image's part of every recorded layer, its range over all of them, then its grids.
+        std::vector<fmviz::Tensor<float>> parts;
+        std::vector<const fmviz::Tensor<float>*> pointers;
+        for (const std::string& name : recorder.names())
+          parts.push_back(count == 1 ? recorder.at(name) : fmviz::batch_item(recorder.at(name), k));
+        for (const auto& part : parts) pointers.push_back(&part);
+        fmviz::GridOptions grid_options = o.grid;
+        grid_options.network_range = fmviz::network_range(pointers, grid_options.clip_percent);
+        for (std::size_t l = 0; l < parts.size(); ++l) draw(jobs[k], recorder.names()[l], parts[l], grid_options);
+      }
       recorder.clear();
     }
 
-    if (o.filters) {
-      fmviz::FilterGridOptions filter_options;
-      filter_options.bgr = o.preset == fmviz::Preset::caffe;
-      filter_options.scope = fmviz::NormScope::channel;  // each filter to its own range: the classic colour blobs and edges
-      const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
-      fmviz::Grid filters = fmviz::filter_grid(conv, filter_options);
-      const auto& w = conv.weight();
-      page.layers.push_back({"conv1_1 filters", "conv1_1_filters.png", filters.image.width, filters.image.height,
-                             {w.dim(0), w.dim(1), w.dim(2), w.dim(3)}, filters.range.lo, filters.range.hi, filters.channels,
-                             "the weights of conv1_1, one colour patch per filter, each scaled to its own range"});
-      pictures.push_back({dir / "conv1_1_filters.png", std::move(filters.image)});
+    for (ImageJob& job : jobs) {
+      if (o.filters) {
+        fmviz::FilterGridOptions filter_options;
+        filter_options.bgr = o.preset == fmviz::Preset::caffe;
+        filter_options.scope = fmviz::NormScope::channel;  // each filter to its own range: the classic colour blobs and edges
+        const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
+        fmviz::Grid filters = fmviz::filter_grid(conv, filter_options);
+        const auto& w = conv.weight();
+        job.page.layers.push_back({"conv1_1 filters", "conv1_1_filters.png", filters.image.width, filters.image.height,
+                                   {w.dim(0), w.dim(1), w.dim(2), w.dim(3)}, filters.range.lo, filters.range.hi, filters.channels,
+                                   "the weights of conv1_1, one colour patch per filter, each scaled to its own range"});
+        job.pictures.push_back({job.dir / "conv1_1_filters.png", std::move(filters.image)});
+      }
+      write_pictures(job.pictures);
+      fmviz::write_gallery((job.dir / "index.html").string(), job.page);
+      index.push_back({fs::path(o.images[job.index]).filename().string(), folders[job.index], folders[job.index] + "/input.png"});
+      if (!o.quiet)
+        std::cerr << "wrote " << job.drawn << " layers to " << job.dir.string() << " (" << seconds_since(start) << ")\n";
     }
-    write_pictures(pictures);
-    fmviz::write_gallery((dir / "index.html").string(), page);
-    index.push_back({fs::path(o.images[n]).filename().string(), folders[n], folders[n] + "/input.png"});
-    if (!o.quiet)
-      std::cerr << "wrote " << drawn << " layers to " << dir.string() << " (" << seconds_since(start) << ")\n";
   }
   if (several) fmviz::write_gallery_index((fs::path(o.out) / "index.html").string(), "fmviz: " + std::to_string(index.size()) + " images", index);
   if (!o.quiet) std::cerr << "open " << (fs::path(o.out) / "index.html").string() << " to see them\n";

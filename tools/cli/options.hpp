@@ -54,6 +54,8 @@ network:
                           VGG release's BGR 0-255 minus the mean
       --size N            resize images to N x N before the network (default 224)
       --threads N         threads to use (default: all cores)
+      --batch N           images per forward (default: up to 8, as many as fit in 1 GiB of layer
+                          outputs); the pictures do not depend on it
       --conv-algorithm auto|gemm|winograd
                           how the conv layers compute: Winograd (F(6x6,3x3) up to 128 channels,
                           F(4x4,3x3) above) for the 3x3 layers with 16 or more channels and
@@ -86,6 +88,7 @@ struct Options {
   fmviz::Preset preset = fmviz::Preset::torchvision;
   std::size_t size = 224;
   int threads = 0;
+  std::size_t batch = 0;  // images per forward; 0: chosen by memory
   fmviz::ConvAlgorithm algorithm = fmviz::ConvAlgorithm::automatic;
   bool progress = false, quiet = false, help = false, version = false;
 };
@@ -208,6 +211,7 @@ inline Options parse_args(int argc, char** argv) {
       else throw UsageError{"--preset expects torchvision or caffe, got '" + v + "'"};
     } else if (arg == "--size") o.size = parse_count(arg, take_value(), 32, 4096);
     else if (arg == "--threads") o.threads = static_cast<int>(parse_count(arg, take_value(), 1, 1024));
+    else if (arg == "--batch") o.batch = parse_count(arg, take_value(), 1, 64);
     else if (arg == "--conv-algorithm") {
       const std::string v = take_value();
       o.algorithm = parse_with(arg, [&] { return fmviz::parse_conv_algorithm(v); });

@@ -116,7 +116,9 @@ class WinogradConv3x3 {
         }
         std::vector<PackedLhs<T>>& u_band = part.empty() ? scratch : part;
         if (streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, k0, u_band); });
-        products(u_.empty() ? u_band : u_, v, mm, count, block, rows);
+        // All `lanes`-groups whole (the input transform zeroed the missing tiles): Eigen rounds a GEMM's last
+        // few columns differently, and a tile must not get other bits because of where its block ends.
+        products(u_.empty() ? u_band : u_, v, mm, round_up(count, lanes), block, rows);
         with_tile([&](auto tile) {
           output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, block, k0, rows, y);
         });
