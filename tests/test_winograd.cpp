@@ -145,6 +145,11 @@ TEST_CASE("Winograd gives an image the same bits alone and in a batch whose bloc
         CHECK(std::equal(alone.begin(), alone.end(), both.channel(n, 0)));
       }
     }
+  // Here each thread runs whole tile blocks on its own; on one thread every block runs in turn.
+  const auto shared = once.forward(x);
+  ThreadCount t(1);
+  const auto serial = once.forward(x);
+  CHECK(std::equal(serial.begin(), serial.end(), shared.begin()));
 }
 
 TEST_CASE("Conv2d chooses Winograd for wide 3x3 stride-1 layers only", "[winograd][conv]") {

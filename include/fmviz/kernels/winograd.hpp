@@ -80,13 +80,20 @@ class WinogradConv3x3 {
     const std::size_t per_tile = positions() * (c_ + k_) * sizeof(T);
     const std::size_t budget = std::max(block_budget_bytes, positions() * k_ * c_ * sizeof(T));
     std::size_t block = std::max<std::size_t>(lanes, round_down(budget / per_tile, lanes));
-    const std::size_t blocks = (total + block - 1) / block;
-    block = std::min(round_up((total + blocks - 1) / blocks, lanes), round_up(total, lanes));
+    std::size_t blocks = (total + block - 1) / block;
 
     // Weights not transformed at build are transformed here, into this thread's scratch memory: with one block
     // of tiles, one band of output channels at a time (each band is used once, so only a band is ever held);
     // with several blocks, all of them first (each block uses them all).
     const bool streamed = u_.empty() && blocks == 1;
+    // With blocks enough for every thread, each thread runs whole blocks on its own (its own V and M, no
+    // waiting for the other between steps); else the threads share each step of one block at a time. A tile's
+    // result does not depend on its block, so neither choice changes a bit.
+    const std::size_t threads = static_cast<std::size_t>(std::max(1, thread_count()));
+    const bool by_block = !streamed && threads > 1 && blocks >= 2 * threads;
+    if (by_block) blocks = round_up(blocks, threads);  // as many blocks for every thread
+    block = std::min(round_up((total + blocks - 1) / blocks, lanes), round_up(total, lanes));
+    blocks = (total + block - 1) / block;
     const std::size_t band = streamed ? std::min(k_, weight_band_rows) : k_;
     std::vector<PackedLhs<T>> scratch;
     T* storage = nullptr;
@@ -98,15 +105,21 @@ class WinogradConv3x3 {
       if (!streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, 0, scratch); });
     }
 
-    struct BlockTag {};
-    T* v = thread_workspace<T, BlockTag>(positions() * (c_ + band) * block);
-    T* mm = v + positions() * c_ * block;
-    std::vector<TilePlace> places(block);
+    // One position's matrix after another, each one cache line further than a whole number of them: the
+    // transforms touch every position at once, and power-of-two distances would put them all in one cache set.
+    BlockLayout layout;
+    layout.stride = block;
+    layout.v_step = c_ * block + lanes;
+    layout.m_step = band * block + lanes;
 
-    for (std::size_t first = 0; first < total; first += block) {
+    auto run_block = [&](std::size_t first) {
+      struct BlockTag {};
+      T* v = thread_workspace<T, BlockTag>(positions() * (layout.v_step + layout.m_step));  // the running thread's
+      T* mm = v + positions() * layout.v_step;
       const std::size_t count = std::min(block, total - first);
+      std::vector<TilePlace> places(count);
       for (std::size_t b = 0; b < count; ++b) places[b] = place_of(first + b, g);
-      with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, block, v); });
+      with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, layout, v); });
       for (std::size_t k0 = 0; k0 < k_; k0 += band) {
         const std::size_t rows = std::min(band, k_ - k0);
         std::vector<PackedLhs<T>> part;  // the last band of a streamed layer may be short
@@ -118,15 +131,24 @@ class WinogradConv3x3 {
         if (streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, k0, u_band); });
         // All `lanes`-groups whole (the input transform zeroed the missing tiles): Eigen rounds a GEMM's last
         // few columns differently, and a tile must not get other bits because of where its block ends.
-        products(u_.empty() ? u_band : u_, v, mm, round_up(count, lanes), block, rows);
+        products(u_.empty() ? u_band : u_, v, mm, round_up(count, lanes), layout, rows);
         with_tile([&](auto tile) {
-          output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, block, k0, rows, y);
+          output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, layout, k0, rows, y);
         });
       }
-    }
+    };
+    // Inside a parallel loop the steps' own loops run on the calling thread (parallel_for does not nest).
+    if (by_block) parallel_for(blocks, [&](std::size_t i) { run_block(i * block); });
+    else for (std::size_t i = 0; i < blocks; ++i) run_block(i * block);
   }
 
  private:
+  /// Where a block's V[p] (C x tiles, row-major) and M[p] (rows x tiles, column-major) lie.
+  struct BlockLayout {
+    std::size_t stride;  // tiles per block: V's row stride
+    std::size_t v_step;  // from V[p] to V[p + 1]
+    std::size_t m_step;  // from M[p] to M[p + 1]
+  };
   struct Geometry {
     std::size_t n, h, w, oh, ow, tiles_y, tiles_x;
     std::ptrdiff_t pad_h, pad_w;
@@ -245,7 +267,7 @@ class WinogradConv3x3 {
 
   /// V[p][c][b] = (B^T d B)[p] for the block's tiles, channel by channel, `lanes` tiles at a time.
   template <std::size_t M>
-  void input_transform(const Tensor<T>& x, const Geometry& g, const TilePlace* places, std::size_t count, std::size_t stride,
+  void input_transform(const Tensor<T>& x, const Geometry& g, const TilePlace* places, std::size_t count, const BlockLayout& layout,
                        T* v) const {
     constexpr std::size_t A = M + 2;
     const std::size_t plane = g.h * g.w;
@@ -289,23 +311,25 @@ class WinogradConv3x3 {
           }
         }
         sandwich<M, Matrix::input, A>(d, t, out, std::make_index_sequence<A>());
-        for (std::size_t q = 0; q < A * A; ++q) Eigen::Map<Lanes>(v + (q * c_ + c) * stride + b0) = out[q];
+        for (std::size_t q = 0; q < A * A; ++q) Eigen::Map<Lanes>(v + q * layout.v_step + c * layout.stride + b0) = out[q];
       }
     }, c_ * count >= 2 * lanes);
   }
 
   /// M[p] (rows x count, column-major: tile after tile) = U[p] (rows x C) V[p] (C x count), one GEMM per position;
   /// rows is K, or a band of it when the weights are transformed band by band.
-  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t count, std::size_t stride,
+  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t count, const BlockLayout& layout,
                 std::size_t rows) const {
-    parallel_for(positions(), [&](std::size_t p) { u[p].multiply(v + p * c_ * stride, count, stride, mm + p * rows * stride, rows); });
+    parallel_for(positions(), [&](std::size_t p) {
+      u[p].multiply(v + p * layout.v_step, count, layout.stride, mm + p * layout.m_step, rows);
+    });
   }
 
   /// y = A^T M A + bias for every tile of the block and output channels [k_begin, k_begin + rows), `lanes`
   /// channels at a time.
   template <std::size_t M>
   void output_transform(const T* mm, const T* bias, const Geometry& g, const TilePlace* places, std::size_t count,
-                        std::size_t stride, std::size_t k_begin, std::size_t rows, Tensor<T>& y) const {
+                        const BlockLayout& layout, std::size_t k_begin, std::size_t rows, Tensor<T>& y) const {
     constexpr std::size_t A = M + 2;
     const std::size_t plane = g.oh * g.ow;
     parallel_for(count, [&](std::size_t b) {
@@ -314,7 +338,7 @@ class WinogradConv3x3 {
       for (std::size_t k0 = 0; k0 < rows; k0 += lanes) {
         const std::size_t n_lanes = std::min(lanes, rows - k0);
         for (std::size_t q = 0; q < A * A; ++q) {
-          const T* from = mm + (q * stride + b) * rows + k0;
+          const T* from = mm + q * layout.m_step + b * rows + k0;
           if (n_lanes == lanes) src[q] = Eigen::Map<const Lanes>(from);
           else for (std::size_t l = 0; l < lanes; ++l) src[q](index(l)) = l < n_lanes ? from[l] : T(0);
         }
