@@ -52,6 +52,16 @@ class PackedLhs {
     return layout(rows, depth, std::min<std::size_t>(depth, 256), std::min<std::size_t>(rows, 128), nullptr);
   }
 
+  /// Columns the GEMM kernel computes together: a product's last columns beyond a multiple of this take another
+  /// path in Eigen, rounded differently (callers wanting bits that do not depend on the column count pad to it).
+  static constexpr std::size_t column_group() noexcept {
+#if FMVIZ_EIGEN_PREPACKED_GEMM
+    return static_cast<std::size_t>(Eigen::internal::gebp_traits<T, T>::nr);
+#else
+    return 8;
+#endif
+  }
+
   /// Rows in one band: pack_band takes bands starting at multiples of this.
   std::size_t band_rows() const noexcept { return mc_; }
 

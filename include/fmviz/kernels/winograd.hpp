@@ -35,6 +35,7 @@ template <typename T>
 class WinogradConv3x3 {
  public:
   static constexpr std::size_t lanes = 64 / sizeof(T);  // tiles (or output channels) transformed together
+  static_assert(lanes % PackedLhs<T>::column_group() == 0, "a GEMM column group must not reach past a group of lanes");
 
   /// weight: (K, C, 3, 3). m: the output tile side, 2, 4 or 6. With `transform_now`, the weights are transformed
   /// here and kept; without, each forward transforms them into the calling thread's scratch memory.
@@ -129,9 +130,10 @@ class WinogradConv3x3 {
         }
         std::vector<PackedLhs<T>>& u_band = part.empty() ? scratch : part;
         if (streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, k0, u_band); });
-        // All `lanes`-groups whole (the input transform zeroed the missing tiles): Eigen rounds a GEMM's last
-        // few columns differently, and a tile must not get other bits because of where its block ends.
-        products(u_.empty() ? u_band : u_, v, mm, round_up(count, lanes), layout, rows);
+        // Whole column groups only (the input transform zeroed the missing tiles up to a multiple of `lanes`):
+        // Eigen rounds a product's last odd columns differently, and a tile must not get other bits because of
+        // where its block ends.
+        products(u_.empty() ? u_band : u_, v, mm, round_up(count, PackedLhs<T>::column_group()), layout, rows);
         with_tile([&](auto tile) {
           output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, layout, k0, rows, y);
         });
