@@ -103,6 +103,24 @@ TEST_CASE("Forwards on recycled memory match forwards on fresh memory, and the m
   fmviz::release_recycled_memory();
 }
 
+TEST_CASE("A copy made during a forward takes only a recycled block of its own size", "[tensor][memory]") {
+  BlockRecycler recycler;
+  void* four = block(4 * MiB);
+  REQUIRE(recycler.keep(four, 4 * MiB));
+  std::size_t capacity = 0;
+  CHECK(recycler.take(3 * MiB, capacity, 1) == nullptr);  // what a copy asks for: no larger block
+  CHECK(recycler.take(4 * MiB, capacity, 1) == four);
+  BlockRecycler::release(four);
+
+  const fmviz::Network<float> net = small_vgg();
+  fmviz::release_recycled_memory();
+  std::vector<Tensor<float>> kept;
+  (void)net.forward(random_tensor({2, 3, 96, 100}, 13), [&](const fmviz::LayerInfo&, const Tensor<float>& out) { kept.push_back(out); });
+  CHECK(kept.size() == net.layers().size());
+  CHECK(kept.front().size() == 2u * 16 * 96 * 100);
+  fmviz::release_recycled_memory();
+}
+
 TEST_CASE("Tensors freed outside a forward are not kept", "[tensor][memory]") {
   fmviz::release_recycled_memory();
   { const Tensor<float> big({4, MiB / sizeof(float)}); }

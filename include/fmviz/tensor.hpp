@@ -61,7 +61,8 @@ class Tensor {
     return t;
   }
 
-  Tensor(const Tensor& other) : shape_(other.shape_), size_(other.size_), data_(detail::aligned_array<T>(size_)) {
+  Tensor(const Tensor& other)
+      : shape_(other.shape_), size_(other.size_), data_(detail::aligned_array<T>(size_, detail::BlockFit::tight)) {
     if (size_) std::memcpy(data_.get(), other.data_.get(), size_ * sizeof(T));
   }
   Tensor& operator=(const Tensor& other) {

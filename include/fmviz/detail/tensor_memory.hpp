@@ -28,11 +28,11 @@ class BlockRecycler {
   BlockRecycler& operator=(const BlockRecycler&) = delete;
   ~BlockRecycler() { release_all(); }
 
-  /// The smallest kept block of `bytes` to 4 `bytes` (its size in `capacity`), or nullptr.
-  void* take(std::size_t bytes, std::size_t& capacity) noexcept {
+  /// The smallest kept block of `bytes` to `slack` x `bytes` (its size in `capacity`), or nullptr.
+  void* take(std::size_t bytes, std::size_t& capacity, std::size_t slack = 4) noexcept {
     std::size_t best = count_;
     for (std::size_t i = 0; i < count_; ++i)
-      if (kept_[i].bytes >= bytes && kept_[i].bytes / 4 <= bytes && (best == count_ || kept_[i].bytes < kept_[best].bytes)) best = i;
+      if (kept_[i].bytes >= bytes && kept_[i].bytes / slack <= bytes && (best == count_ || kept_[i].bytes < kept_[best].bytes)) best = i;
     if (best == count_) return nullptr;
     void* data = kept_[best].data;
     capacity = kept_[best].bytes;
@@ -105,15 +105,20 @@ struct AlignedFree {
   }
 };
 
+/// How much larger than asked a recycled block may be: a layer output takes a block of up to 4x its size (the
+/// maps shrink through a network, and the same few blocks serve them all); a copy, which a program may keep for
+/// long (a recorder's), only a block of its own size, so it never holds memory it does not use.
+enum class BlockFit { loose = 4, tight = 1 };
+
 template <typename T>
-std::unique_ptr<T[], AlignedFree> aligned_array(std::size_t n) {
+std::unique_ptr<T[], AlignedFree> aligned_array(std::size_t n, BlockFit fit = BlockFit::loose) {
   if (n == 0) return {};
   if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw Error("tensor of " + std::to_string(n) + " elements is too large");
   const std::size_t bytes = n * sizeof(T);
   if (bytes >= BlockRecycler::min_bytes)
     if (BlockRecycler* recycler = active_recycler()) {
       std::size_t capacity = 0;
-      if (void* p = recycler->take(bytes, capacity)) return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(p), AlignedFree{capacity});
+      if (void* p = recycler->take(bytes, capacity, static_cast<std::size_t>(fit))) return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(p), AlignedFree{capacity});
     }
   void* p = ::operator new(bytes, std::align_val_t(tensor_alignment));
   return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(p), AlignedFree{bytes});
