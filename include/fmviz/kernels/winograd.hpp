@@ -7,8 +7,9 @@
 //  3. output transform with the bias: y = A^T M A + b, written to the tiles' places in the output.
 // A kernel built without transforming its weights (to save memory) transforms them during the forward, one band
 // of output channels at a time when the tiles make one block, so it never holds more than a band.
-// Each step is shared out over threads (channels, positions, tiles), so no work is duplicated and the result
-// does not depend on the thread count. The transforms are vectorised: the input transform works on `lanes`
+// With as many blocks as threads twice over, each thread runs whole blocks; else each step of a block is shared
+// out over threads (channels, positions, tiles). Either way no work is duplicated, and a tile's result depends
+// neither on the thread count nor on its block (nor, so, on the other images of a batch). The transforms are vectorised: the input transform works on `lanes`
 // tiles at once, the output transform on `lanes` output channels at once, one cache line per matrix entry.
 #pragma once
 
