@@ -204,19 +204,31 @@ TEST_CASE("An exception inside a parallel loop reaches the caller as an fmviz::E
   CHECK_THAT(std::string(oom->what()), contains("out of memory"));
 }
 
+namespace {
+
+/// Checks that weights transformed at each forward give, bit for bit, what weights transformed once give (twice
+/// over: the scratch memory is reused, not stale); returns the per-forward result.
+Tensor<float> check_per_forward_matches_at_build(const Tensor<float>& x, const Tensor<float>& w, const Tensor<float>& b,
+                                                 std::size_t m) {
+  const fmviz::Conv2d<float> once(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::at_build);
+  const fmviz::Conv2d<float> each(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::per_forward);
+  const auto a = once.forward(x);
+  const auto c = each.forward(x);
+  CHECK(std::equal(a.begin(), a.end(), c.begin()));
+  const auto again = each.forward(x);
+  CHECK(std::equal(a.begin(), a.end(), again.begin()));
+  return c;
+}
+
+}  // namespace
+
 TEST_CASE("Winograd weights transformed at each forward give the same results as weights transformed once", "[winograd][conv]") {
   const auto x = random_tensor({2, 24, 19, 22}, 61);
   const auto w = random_tensor({40, 24, 3, 3}, 62, -0.2f, 0.2f);
   const auto b = random_tensor({40}, 63);
   for (std::size_t m : {2u, 4u, 6u}) {
     CAPTURE(m);
-    const fmviz::Conv2d<float> once(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::at_build);
-    const fmviz::Conv2d<float> each(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::per_forward);
-    const auto a = once.forward(x);
-    const auto c = each.forward(x);
-    CHECK(std::equal(a.begin(), a.end(), c.begin()));
-    const auto again = each.forward(x);  // the scratch memory is reused, not stale
-    CHECK(std::equal(a.begin(), a.end(), again.begin()));
+    check_per_forward_matches_at_build(x, w, b, m);
   }
 }
 
@@ -225,23 +237,14 @@ TEST_CASE("Winograd weights transformed at each forward: band by band, and acros
   const auto x = random_tensor({2, 160, 9, 10}, 71);
   const auto w = random_tensor({300, 160, 3, 3}, 72, -0.1f, 0.1f);
   const auto b = random_tensor({300}, 73);
+  const fmviz::Conv2d<float> gemm(w, b, 1, 1, 1, 1, ConvAlgorithm::gemm);
+  const auto reference = gemm.forward(x);
   for (std::size_t m : {2u, 4u, 6u}) {
     CAPTURE(m);
-    const fmviz::Conv2d<float> once(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::at_build);
-    const fmviz::Conv2d<float> each(w, b, 1, 1, 1, 1, ConvAlgorithm::winograd, m, fmviz::WinogradWeights::per_forward);
-    const auto a = once.forward(x);
-    const auto c = each.forward(x);
-    CHECK(std::equal(a.begin(), a.end(), c.begin()));
-    const fmviz::Conv2d<float> gemm(w, b, 1, 1, 1, 1, ConvAlgorithm::gemm);
-    CHECK(max_err_over_max_ref(c, gemm.forward(x)) < 1e-4);  // the issue's bound; F(6,3) on random data reaches 1.4e-5
+    const auto c = check_per_forward_matches_at_build(x, w, b, m);
+    CHECK(max_err_over_max_ref(c, reference) < 1e-4);  // the issue's bound; F(6,3) on random data reaches 1.4e-5
   }
   // A large map with few channels makes several tile blocks: then all the weights are transformed first.
-  const auto big = random_tensor({1, 16, 150, 140}, 74);
-  const auto w16 = random_tensor({24, 16, 3, 3}, 75, -0.2f, 0.2f);
-  const auto b16 = random_tensor({24}, 76);
-  const fmviz::Conv2d<float> once(w16, b16, 1, 1, 1, 1, ConvAlgorithm::winograd, 2, fmviz::WinogradWeights::at_build);
-  const fmviz::Conv2d<float> each(w16, b16, 1, 1, 1, 1, ConvAlgorithm::winograd, 2, fmviz::WinogradWeights::per_forward);
-  const auto a = once.forward(big);
-  const auto c = each.forward(big);
-  CHECK(std::equal(a.begin(), a.end(), c.begin()));
+  check_per_forward_matches_at_build(random_tensor({1, 16, 150, 140}, 74), random_tensor({24, 16, 3, 3}, 75, -0.2f, 0.2f),
+                                     random_tensor({24}, 76), 2);
 }
