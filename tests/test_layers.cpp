@@ -301,6 +301,21 @@ TEST_CASE("ReLU: clamps negatives to zero and keeps the shape", "[layers][relu]"
   CHECK(fmviz::ReLU{}.output_shape({2, 5}) == Shape{2, 5});
 }
 
+TEST_CASE("ReLU: a large tensor, in chunks on one and two threads, keeps positives, zeros negatives and keeps NaN",
+          "[layers][relu]") {
+  for (int threads : {1, 2}) {
+    ThreadCount t(threads);
+    auto x = random_tensor({1, 7, 131, 97}, 17);  // 88949 values: two chunks, the second partial
+    x[5] = std::numeric_limits<float>::quiet_NaN();
+    x[x.size() - 1] = -std::numeric_limits<float>::infinity();
+    auto y = fmviz::ReLU{}.forward(x);
+    REQUIRE(y.size() == x.size());
+    CHECK(std::isnan(y[5]));
+    for (std::size_t i = 0; i < y.size(); ++i)
+      if (i != 5) REQUIRE(y[i] == (x[i] > 0.f ? x[i] : 0.f));
+  }
+}
+
 // ---- MaxPool2d ------------------------------------------------------------------------------------
 
 TEST_CASE("MaxPool2d: output sizes follow PyTorch's floor and ceil rules", "[layers][pool]") {
@@ -390,6 +405,17 @@ TEST_CASE("MaxPool2d: matches PyTorch's definition on random inputs", "[layers][
           REQUIRE(y.shape() == ref.shape());
           for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == ref[i]);
         }
+  // VGG's 2x2 stride-2 pools take their own loop: the same values, NaN included, on one and two threads.
+  for (int threads : {1, 2}) {
+    ThreadCount t(threads);
+    auto x = random_tensor({2, 5, 30, 31}, 400);
+    x[7] = std::numeric_limits<float>::quiet_NaN();
+    x[200] = -std::numeric_limits<float>::infinity();
+    auto y = fmviz::MaxPool2d(2, 2).forward(x);
+    auto ref = naive_maxpool(x, 2, 2, 0, false);
+    REQUIRE(y.shape() == ref.shape());
+    for (std::size_t i = 0; i < y.size(); ++i) REQUIRE((y[i] == ref[i] || (std::isnan(y[i]) && std::isnan(ref[i]))));
+  }
   // Large enough to run in parallel (more than 4096 elements).
   auto big = random_tensor({2, 16, 33, 35}, 300);
   auto y = fmviz::MaxPool2d(3, 2, 1, true).forward(big);

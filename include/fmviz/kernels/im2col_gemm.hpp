@@ -37,13 +37,34 @@ void im2col(const Tensor<T>& x, std::size_t n, const ConvGeometry& g, std::size_
     const T* plane = x.channel(n, c);
     for (std::size_t ky = 0; ky < g.kernel_h; ++ky) {
       for (std::size_t kx = 0; kx < g.kernel_w; ++kx, dst += ncols) {
+        // Output row by output row: with stride 1 a row's inputs lie side by side, copied at once between the
+        // zeros of the padding.
         std::size_t oy = p0 / out_w, ox = p0 % out_w;
-        for (std::size_t j = 0; j < ncols; ++j) {
+        for (std::size_t j = 0; j < ncols; ox = 0, ++oy) {
+          const std::size_t run = std::min(out_w - ox, ncols - j);
+          T* d = dst + j;
+          j += run;
           // Unsigned wrap-around makes "before the padding" compare as out of range too.
           const std::size_t iy = oy * g.stride_h + ky - g.pad_h;
-          const std::size_t ix = ox * g.stride_w + kx - g.pad_w;
-          dst[j] = (iy < ih && ix < iw) ? plane[iy * iw + ix] : T(0);
-          if (++ox == out_w) { ox = 0; ++oy; }
+          if (iy >= ih) {
+            std::fill(d, d + run, T(0));
+            continue;
+          }
+          const T* row = plane + iy * iw;
+          if (g.stride_w == 1) {
+            const auto first = static_cast<std::ptrdiff_t>(ox + kx) - static_cast<std::ptrdiff_t>(g.pad_w);  // input column of d[0]
+            const auto n = static_cast<std::ptrdiff_t>(run);
+            const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-first, 0, n);
+            const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(iw) - first, lo, n);
+            std::fill(d, d + lo, T(0));
+            if (hi > lo) std::copy(row + first + lo, row + first + hi, d + lo);
+            std::fill(d + hi, d + n, T(0));
+            continue;
+          }
+          for (std::size_t i = 0; i < run; ++i) {
+            const std::size_t ix = (ox + i) * g.stride_w + kx - g.pad_w;
+            d[i] = ix < iw ? row[ix] : T(0);
+          }
         }
       }
     }

@@ -3,7 +3,8 @@
 // Eigen's public product packs both operands on every call. For the small right operands a convolution at
 // batch 1 produces (a 512 x 512 weight block against 16 to 64 tiles), that packing costs as much as the
 // arithmetic. With Eigen 3.4 we keep Eigen's own packed layout of the weights and call its GEBP kernel
-// directly; with any other Eigen version the public product is used (same results, slower).
+// directly, and the caller writes the right operand straight into the layout the kernel reads (rhs_offset);
+// with any other Eigen version the public product is used (same results, slower).
 #pragma once
 
 #include <Eigen/Core>
@@ -37,7 +38,7 @@ class PackedLhs {
   /// one band of rows at a time, never holding all of it unpacked). With `storage` (storage_size(rows, depth)
   /// elements, 64-byte aligned, outliving this object) the matrix lives there instead of in memory of its own.
   PackedLhs(std::size_t rows, std::size_t depth, T* storage = nullptr)
-      : rows_(rows), depth_(depth), kc_(std::min<std::size_t>(depth, 256)), mc_(std::min<std::size_t>(rows, 128)) {
+      : rows_(rows), depth_(depth), kc_(depth_slice(depth)), mc_(std::min<std::size_t>(rows, 128)) {
     size_ = layout(rows_, depth_, kc_, mc_, &offsets_);
     if (storage) {
       data_ = storage;
@@ -49,7 +50,7 @@ class PackedLhs {
 
   /// Elements a rows x depth matrix takes once packed.
   static std::size_t storage_size(std::size_t rows, std::size_t depth) {
-    return layout(rows, depth, std::min<std::size_t>(depth, 256), std::min<std::size_t>(rows, 128), nullptr);
+    return layout(rows, depth, depth_slice(depth), std::min<std::size_t>(rows, 128), nullptr);
   }
 
   /// Columns the GEMM kernel computes together: a product's last columns beyond a multiple of this take another
@@ -86,29 +87,38 @@ class PackedLhs {
   std::size_t depth() const noexcept { return depth_; }
   std::size_t bytes() const noexcept { return size_ * sizeof(T); }
 
-  /// res (rows x cols, column-major, column stride res_stride) = this * rhs, where rhs is depth x cols,
-  /// row-major with row stride rhs_stride. Reentrant: the right operand is packed into the calling thread's scratch.
-  void multiply(const T* rhs, std::size_t cols, std::size_t rhs_stride, T* res, std::size_t res_stride) const {
+  /// Where entry (k, j) of a right operand (depth x cols, cols a multiple of column_group()) goes in the layout
+  /// multiply() reads: Eigen's packed layout (depth slices of the kernel's depth, in each one column group after
+  /// another, k by k), so the caller writes the operand once, in place, and no GEMM call packs it again.
+  static std::size_t rhs_offset(std::size_t depth, std::size_t cols, std::size_t k, std::size_t j) noexcept {
 #if FMVIZ_EIGEN_PREPACKED_GEMM
-    struct RhsPanelTag {};
+    constexpr std::size_t group = column_group();
+    const std::size_t slice = depth_slice(depth), k2 = k / slice * slice, kc = std::min(slice, depth - k2);
+    return k2 * cols + (j / group) * kc * group + (k - k2) * group + j % group;
+#else
+    (void)depth;
+    return k * cols + j;  // row-major
+#endif
+  }
+
+  /// res (rows x cols, column-major, column stride res_stride) = this * rhs, where rhs (depth x cols) was written
+  /// at rhs_offset(depth(), cols, k, j). Reentrant.
+  void multiply(const T* rhs, std::size_t cols, T* res, std::size_t res_stride) const {
+#if FMVIZ_EIGEN_PREPACKED_GEMM
     for (std::size_t j = 0; j < cols; ++j) std::fill(res + j * res_stride, res + j * res_stride + rows_, T(0));
-    T* block_b = thread_workspace<T, RhsPanelTag>(kc_ * cols);
-    const RhsMapper rhs_map(rhs, static_cast<Index>(rhs_stride));
     const ResMapper res_map(res, static_cast<Index>(res_stride));
     std::size_t block = 0;
     for (std::size_t k2 = 0; k2 < depth_; k2 += kc_) {
       const auto kc = static_cast<Index>(std::min(kc_, depth_ - k2));
-      PackRhs()(block_b, rhs_map.getSubMapper(static_cast<Index>(k2), 0), kc, static_cast<Index>(cols));
       for (std::size_t i2 = 0; i2 < rows_; i2 += mc_)
-        Kernel()(res_map.getSubMapper(static_cast<Index>(i2), 0), data_ + offsets_[block++], block_b,
+        Kernel()(res_map.getSubMapper(static_cast<Index>(i2), 0), data_ + offsets_[block++], rhs + k2 * cols,
                  static_cast<Index>(std::min(mc_, rows_ - i2)), kc, static_cast<Index>(cols), T(1));
     }
 #else
     using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using ColMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
     const Eigen::Map<const RowMajor> lhs(data_, static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(depth_));
-    const Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>> r(rhs, static_cast<Eigen::Index>(depth_), static_cast<Eigen::Index>(cols),
-                                                                Eigen::OuterStride<>(static_cast<Eigen::Index>(rhs_stride)));
+    const Eigen::Map<const RowMajor> r(rhs, static_cast<Eigen::Index>(depth_), static_cast<Eigen::Index>(cols));
     Eigen::Map<ColMajor, 0, Eigen::OuterStride<>> out(res, static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols),
                                                       Eigen::OuterStride<>(static_cast<Eigen::Index>(res_stride)));
     out.noalias() = lhs * r;
@@ -116,6 +126,8 @@ class PackedLhs {
   }
 
  private:
+  /// The depth the kernel takes at once (kc): a slice of the right operand stays in L1 per micro-panel.
+  static constexpr std::size_t depth_slice(std::size_t depth) noexcept { return std::min<std::size_t>(depth, 256); }
   static std::size_t round_up(std::size_t n) { return (n + 15) / 16 * 16; }
 
   /// kc: a depth slice of the right operand stays in L1 per micro-panel; mc: a packed block of the weights
@@ -139,11 +151,9 @@ class PackedLhs {
   using Index = Eigen::Index;
   using Traits = Eigen::internal::gebp_traits<T, T>;
   using BandMapper = Eigen::internal::const_blas_data_mapper<T, Index, Eigen::ColMajor>;
-  using RhsMapper = Eigen::internal::const_blas_data_mapper<T, Index, Eigen::RowMajor>;
   using ResMapper = Eigen::internal::blas_data_mapper<T, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
   using PackLhs = Eigen::internal::gemm_pack_lhs<T, Index, BandMapper, Traits::mr, Traits::LhsProgress,
                                                  typename Traits::LhsPacket4Packing, Eigen::ColMajor>;
-  using PackRhs = Eigen::internal::gemm_pack_rhs<T, Index, RhsMapper, Traits::nr, Eigen::RowMajor>;
   using Kernel = Eigen::internal::gebp_kernel<T, T, Index, ResMapper, Traits::mr, Traits::nr, false, false>;
 #endif
   std::vector<std::size_t> offsets_;  // where each (depth slice, row band) block starts

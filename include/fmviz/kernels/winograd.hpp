@@ -29,6 +29,13 @@
 #include "packed_gemm.hpp"
 #include "winograd_matrices.hpp"
 
+// Eigen's SIMD packets (__m256 and the like) as template arguments: GCC warns that their alignment attributes
+// are dropped, which is harmless here (PacketBlock is Eigen's own type for exactly this use).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 namespace fmviz {
 namespace detail {
 
@@ -110,7 +117,6 @@ class WinogradConv3x3 {
     // One position's matrix after another, each one cache line further than a whole number of them: the
     // transforms touch every position at once, and power-of-two distances would put them all in one cache set.
     BlockLayout layout;
-    layout.stride = block;
     layout.v_step = c_ * block + lanes;
     layout.m_step = band * block + lanes;
 
@@ -119,9 +125,12 @@ class WinogradConv3x3 {
       T* v = thread_workspace<T, BlockTag>(positions() * (layout.v_step + layout.m_step));  // the running thread's
       T* mm = v + positions() * layout.v_step;
       const std::size_t count = std::min(block, total - first);
+      // Whole column groups only (the input transform zeroes the missing tiles): Eigen rounds a product's last
+      // odd columns differently, and a tile must not get other bits because of where its block ends.
+      const std::size_t cols = round_up(count, PackedLhs<T>::column_group());
       std::vector<TilePlace> places(count);
       for (std::size_t b = 0; b < count; ++b) places[b] = place_of(first + b, g);
-      with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, layout, v); });
+      with_tile([&](auto tile) { input_transform<decltype(tile)::value>(x, g, places.data(), count, cols, layout, v); });
       for (std::size_t k0 = 0; k0 < k_; k0 += band) {
         const std::size_t rows = std::min(band, k_ - k0);
         std::vector<PackedLhs<T>> part;  // the last band of a streamed layer may be short
@@ -131,10 +140,7 @@ class WinogradConv3x3 {
         }
         std::vector<PackedLhs<T>>& u_band = part.empty() ? scratch : part;
         if (streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, k0, u_band); });
-        // Whole column groups only (the input transform zeroed the missing tiles up to a multiple of `lanes`):
-        // Eigen rounds a product's last odd columns differently, and a tile must not get other bits because of
-        // where its block ends.
-        products(u_.empty() ? u_band : u_, v, mm, round_up(count, PackedLhs<T>::column_group()), layout, rows);
+        products(u_.empty() ? u_band : u_, v, mm, cols, layout, rows);
         with_tile([&](auto tile) {
           output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, layout, k0, rows, y);
         });
@@ -146,9 +152,8 @@ class WinogradConv3x3 {
   }
 
  private:
-  /// Where a block's V[p] (C x tiles, row-major) and M[p] (rows x tiles, column-major) lie.
+  /// Where a block's V[p] (C x tiles, in the GEMM's packed layout) and M[p] (rows x tiles, column-major) lie.
   struct BlockLayout {
-    std::size_t stride;  // tiles per block: V's row stride
     std::size_t v_step;  // from V[p] to V[p + 1]
     std::size_t m_step;  // from M[p] to M[p + 1]
   };
@@ -268,63 +273,120 @@ class WinogradConv3x3 {
     for (std::size_t i = 0; i < R; ++i) ((out[i * R + I] = row_times<M, Which, I>(t + i * N, 1, columns)), ...);
   }
 
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr std::size_t packet_size = static_cast<std::size_t>(Eigen::internal::unpacket_traits<Packet>::size);
+  /// Whether a tile's row (or an output tile's row) of n values fits one SIMD packet, so that `packet_size` tiles
+  /// are moved between tile-major and lane-major order by one in-register transpose instead of value by value.
+  static constexpr bool transposable(std::size_t n) { return packet_size > 1 && n <= packet_size && lanes % packet_size == 0; }
+
+  /// body(c) for every input channel, threads taking chunks of channels whose values share V's cache lines
+  /// (the GEMM's layout puts a few channels' values for a column group of tiles side by side).
+  template <typename Body>
+  void for_channel_chunks(std::size_t count, Body&& body) const {
+    constexpr std::size_t chunk = 8;
+    parallel_for((c_ + chunk - 1) / chunk, [&](std::size_t i) {
+      for (std::size_t c = i * chunk; c < std::min(c_, (i + 1) * chunk); ++c) body(c);
+    }, c_ * count >= 2 * lanes);
+  }
+
   /// V[p][c][b] = (B^T d B)[p] for the block's tiles, channel by channel, `lanes` tiles at a time.
   template <std::size_t M>
-  void input_transform(const Tensor<T>& x, const Geometry& g, const TilePlace* places, std::size_t count, const BlockLayout& layout,
-                       T* v) const {
+  void input_transform(const Tensor<T>& x, const Geometry& g, const TilePlace* places, std::size_t count, std::size_t cols,
+                       const BlockLayout& layout, T* v) const {
     constexpr std::size_t A = M + 2;
     const std::size_t plane = g.h * g.w;
     const auto h = static_cast<std::ptrdiff_t>(g.h), w = static_cast<std::ptrdiff_t>(g.w);
     auto inside = [&](const TilePlace& p) {
       return p.iy >= 0 && p.ix >= 0 && p.iy + static_cast<std::ptrdiff_t>(A) <= h && p.ix + static_cast<std::ptrdiff_t>(A) <= w;
     };
-    parallel_for(c_, [&](std::size_t c) {
-      Lanes d[A * A], t[A * A], out[A * A];
-      for (std::size_t b0 = 0; b0 < count; b0 += lanes) {
-        const std::size_t n_lanes = std::min(lanes, count - b0);
-        const TilePlace& first = places[b0];
-        const TilePlace& last = places[b0 + n_lanes - 1];
-        if (n_lanes == lanes && first.image == last.image && first.iy == last.iy && inside(first) && inside(last)) {
-          // A full group along one tile row, inside the image: lane l reads M columns to the right of lane l-1.
-          const T* src = x.data() + (first.image * c_ + c) * plane + first.iy * w + first.ix;
-          for (std::size_t r = 0; r < A; ++r)
-            for (std::size_t s = 0; s < A; ++s)
-              for (std::size_t l = 0; l < lanes; ++l) d[r * A + s](index(l)) = src[static_cast<std::ptrdiff_t>(r) * w + l * M + s];
-        } else {
-          for (std::size_t l = 0; l < lanes; ++l) {
-            if (l >= n_lanes) {
-              for (std::size_t q = 0; q < A * A; ++q) d[q](index(l)) = T(0);
-              continue;
-            }
-            const TilePlace& p = places[b0 + l];
-            const T* src = x.data() + (p.image * c_ + c) * plane;
-            if (inside(p)) {
-              const T* patch = src + p.iy * w + p.ix;
-              for (std::size_t r = 0; r < A; ++r)
-                for (std::size_t s = 0; s < A; ++s) d[r * A + s](index(l)) = patch[static_cast<std::ptrdiff_t>(r) * w + s];
-              continue;
+    // Tile d of tile b in channel c into patch[r * stride + s] (zeroed by the caller: the padding stays zero),
+    // row by row, the part of each row inside the image at once.
+    auto copy_patch = [&](std::size_t b, std::size_t c, T* patch, std::size_t stride) {
+      const TilePlace& p = places[b];
+      const T* src = x.data() + (p.image * c_ + c) * plane;
+      const std::ptrdiff_t s0 = std::max<std::ptrdiff_t>(0, -p.ix), s1 = std::min<std::ptrdiff_t>(A, w - p.ix);
+      if (s1 <= s0) return;
+      for (std::size_t r = 0; r < A; ++r) {
+        const std::ptrdiff_t yy = p.iy + static_cast<std::ptrdiff_t>(r);
+        if (yy >= 0 && yy < h) std::copy(src + yy * w + p.ix + s0, src + yy * w + p.ix + s1, patch + r * stride + s0);
+      }
+    };
+    auto store = [&](std::size_t c, std::size_t b0, const Lanes* out) {
+      // Straight into the layout the GEMM reads, a column group (of tiles) at a time, up to `cols` tiles.
+      constexpr std::size_t group = PackedLhs<T>::column_group();
+      using Group = Eigen::Array<T, static_cast<int>(group), 1>;
+      for (std::size_t j = 0; j < lanes && b0 + j < cols; j += group) {
+        const std::size_t at = PackedLhs<T>::rhs_offset(c_, cols, c, b0 + j);
+        for (std::size_t q = 0; q < A * A; ++q)
+          Eigen::Map<Group>(v + q * layout.v_step + at) = out[q].template segment<static_cast<int>(group)>(index(j));
+      }
+    };
+
+    if constexpr (transposable(A)) {
+      // Each tile's rows are read as packets straight from the image when the tile lies inside it (and a packet
+      // from its last row stays inside the tensor); else from a zero-padded copy. `packet_size` tiles' rows are
+      // then transposed in registers: no value is moved on its own.
+      std::vector<std::ptrdiff_t> offset(count);  // from the channel's plane to the tile's first value; -1: copy it
+      for (std::size_t b = 0; b < count; ++b) {
+        const TilePlace& p = places[b];
+        const std::size_t first = inside(p) ? static_cast<std::size_t>(p.iy * w + p.ix) : 0;
+        const bool direct = inside(p) && (p.image * c_ + c_ - 1) * plane + first + (A - 1) * g.w + packet_size <= x.size();
+        offset[b] = direct ? static_cast<std::ptrdiff_t>(first) : -1;
+      }
+      for_channel_chunks(count, [&](std::size_t c) {
+        namespace ei = Eigen::internal;
+        Lanes d[A * A], t[A * A], out[A * A];
+        alignas(64) T patches[packet_size][A * packet_size];
+        const T* rows[packet_size];
+        std::size_t strides[packet_size];
+        for (std::size_t b0 = 0; b0 < count; b0 += lanes) {
+          for (std::size_t j = 0; j < lanes; j += packet_size) {
+            for (std::size_t i = 0; i < packet_size; ++i) {
+              const std::size_t b = b0 + j + i;
+              if (b < count && offset[b] >= 0) {
+                rows[i] = x.data() + (places[b].image * c_ + c) * plane + offset[b];
+                strides[i] = g.w;
+                continue;
+              }
+              std::fill(patches[i], patches[i] + A * packet_size, T(0));
+              if (b < count) copy_patch(b, c, patches[i], packet_size);
+              rows[i] = patches[i];
+              strides[i] = packet_size;
             }
             for (std::size_t r = 0; r < A; ++r) {
-              const std::ptrdiff_t yy = p.iy + static_cast<std::ptrdiff_t>(r);
-              for (std::size_t s = 0; s < A; ++s) {
-                const std::ptrdiff_t xx = p.ix + static_cast<std::ptrdiff_t>(s);
-                d[r * A + s](index(l)) = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? src[yy * w + xx] : T(0);
-              }
+              ei::PacketBlock<Packet, static_cast<int>(packet_size)> block;
+              for (std::size_t i = 0; i < packet_size; ++i) block.packet[i] = ei::ploadu<Packet>(rows[i] + r * strides[i]);
+              ei::ptranspose(block);
+              for (std::size_t s = 0; s < A; ++s) ei::pstoreu(d[r * A + s].data() + j, block.packet[s]);
             }
           }
+          sandwich<M, Matrix::input, A>(d, t, out, std::make_index_sequence<A>());
+          store(c, b0, out);
         }
-        sandwich<M, Matrix::input, A>(d, t, out, std::make_index_sequence<A>());
-        for (std::size_t q = 0; q < A * A; ++q) Eigen::Map<Lanes>(v + q * layout.v_step + c * layout.stride + b0) = out[q];
-      }
-    }, c_ * count >= 2 * lanes);
+      });
+    } else {
+      for_channel_chunks(count, [&](std::size_t c) {
+        Lanes d[A * A], t[A * A], out[A * A];
+        alignas(64) T patch[A * A];
+        for (std::size_t b0 = 0; b0 < count; b0 += lanes) {
+          for (std::size_t l = 0; l < lanes; ++l) {
+            std::fill(patch, patch + A * A, T(0));
+            if (b0 + l < count) copy_patch(b0 + l, c, patch, A);
+            for (std::size_t q = 0; q < A * A; ++q) d[q](index(l)) = patch[q];
+          }
+          sandwich<M, Matrix::input, A>(d, t, out, std::make_index_sequence<A>());
+          store(c, b0, out);
+        }
+      });
+    }
   }
 
-  /// M[p] (rows x count, column-major: tile after tile) = U[p] (rows x C) V[p] (C x count), one GEMM per position;
+  /// M[p] (rows x cols, column-major: tile after tile) = U[p] (rows x C) V[p] (C x cols), one GEMM per position;
   /// rows is K, or a band of it when the weights are transformed band by band.
-  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t count, const BlockLayout& layout,
+  void products(const std::vector<PackedLhs<T>>& u, const T* v, T* mm, std::size_t cols, const BlockLayout& layout,
                 std::size_t rows) const {
     parallel_for(positions(), [&](std::size_t p) {
-      u[p].multiply(v + p * layout.v_step, count, layout.stride, mm + p * layout.m_step, rows);
+      u[p].multiply(v + p * layout.v_step, cols, mm + p * layout.m_step, rows);
     });
   }
 
@@ -351,8 +413,28 @@ class WinogradConv3x3 {
           for (std::size_t l = 0; l < n_lanes; ++l) b(index(l)) = bias[k_begin + k0 + l];
           for (std::size_t q = 0; q < M * M; ++q) out[q] += b;
         }
+        T* const first = y.data() + (p.image * k_ + k_begin + k0) * plane + p.oy * g.ow + p.ox;
+        if constexpr (transposable(M)) {
+          // Row r of `packet_size` channels' tiles, transposed in registers: a packet per channel.
+          namespace ei = Eigen::internal;
+          alignas(64) T row[packet_size];
+          for (std::size_t r = 0; r < p.rows; ++r)
+            for (std::size_t j = 0; j < n_lanes; j += packet_size) {
+              ei::PacketBlock<Packet, static_cast<int>(packet_size)> block;
+              for (std::size_t s = 0; s < packet_size; ++s)
+                block.packet[s] = s < M ? ei::ploadu<Packet>(out[r * M + s].data() + j) : ei::pset1<Packet>(T(0));
+              ei::ptranspose(block);
+              for (std::size_t i = 0; i < packet_size && j + i < n_lanes; ++i) {
+                ei::pstore(row, block.packet[i]);
+                T* dst = first + (j + i) * plane + r * g.ow;
+                if (p.cols == M) std::copy_n(row, M, dst);
+                else std::copy_n(row, p.cols, dst);
+              }
+            }
+          continue;
+        }
         for (std::size_t l = 0; l < n_lanes; ++l) {
-          T* dst = y.data() + (p.image * k_ + k_begin + k0 + l) * plane + p.oy * g.ow + p.ox;
+          T* dst = first + l * plane;
           for (std::size_t r = 0; r < p.rows; ++r)
             for (std::size_t s = 0; s < p.cols; ++s) dst[r * g.ow + s] = out[r * M + s](index(l));
         }
@@ -366,3 +448,7 @@ class WinogradConv3x3 {
 
 }  // namespace detail
 }  // namespace fmviz
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
