@@ -103,6 +103,33 @@ TEST_CASE("Network: forward shows every layer's output to the visitor, in order"
   for (std::size_t i = 0; i < net.layers().size(); ++i) CHECK(net.layers()[i].info.index == i);
 }
 
+TEST_CASE("Network: without a visitor, each conv and its ReLU run as one pass with the same values", "[network]") {
+  // Winograd (16 channels and more, 3x3 stride 1) and GEMM (the 3-channel first layer, the strided one) layers.
+  fmviz::Conv2d<float> first{random_tensor({16, 3, 3, 3}, 21), random_tensor({16}, 22), 1, 1};
+  fmviz::Conv2d<float> wino{random_tensor({24, 16, 3, 3}, 23), random_tensor({24}, 24), 1, 1};
+  fmviz::Conv2d<float> strided{random_tensor({8, 24, 3, 3}, 25), random_tensor({8}, 26), 2, 0};
+  REQUIRE(first.algorithm() == fmviz::ConvAlgorithm::gemm);
+  REQUIRE(wino.algorithm() == fmviz::ConvAlgorithm::winograd);
+  std::vector<fmviz::Layer<float>> layers;
+  layers.emplace_back("c1", LayerKind::conv2d, first);
+  layers.emplace_back("r1", LayerKind::relu, fmviz::ReLU{});
+  layers.emplace_back("c2", LayerKind::conv2d, wino);
+  layers.emplace_back("r2", LayerKind::relu, fmviz::ReLU{});
+  layers.emplace_back("c3", LayerKind::conv2d, strided);
+  layers.emplace_back("r3", LayerKind::relu, fmviz::ReLU{});
+  const fmviz::Network<float> net(std::move(layers), {});
+  const auto x = random_tensor({2, 3, 19, 23}, 27);
+  Log log;
+  const auto seen = net.forward(x, Logger{&log});  // a visitor: every layer on its own
+  REQUIRE(log.size() == 6);
+  CHECK(same_values(net.forward(x), seen));
+  CHECK(same_values(net.forward(x, "r2"), net.forward(x, Logger{&log}, "r2")));
+  CHECK(same_values(net.forward(x, "c2"), net.forward(x, Logger{&log}, "c2")));  // a conv stop includes its ReLU
+  const auto h = fmviz::ReLU{}.forward(first.forward(x));
+  CHECK(same_values(wino.forward_relu(h), fmviz::ReLU{}.forward(wino.forward(h))));
+  CHECK(same_values(first.forward_relu(x), h));
+}
+
 TEST_CASE("Network: the visitor sees the pre- and post-activation values", "[network]") {
   TinyNet tiny;
   const auto net = tiny.build();

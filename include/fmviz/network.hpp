@@ -124,6 +124,15 @@ class Network {
     const detail::RecyclingScope recycling;  // each layer's output reuses the memory of outputs already consumed
     for (std::size_t i = 0; i <= last; ++i) {
       const Layer<T>& layer = layers_[i];
+      // Without a visitor nobody sees a conv's output before its ReLU: both run as one pass (same values).
+      if constexpr (std::is_same_v<std::decay_t<Visitor>, NoVisitor>) {
+        const auto* conv = std::get_if<Conv2d<T>>(&layer.op);
+        if (conv && i < last && layers_[i + 1].info.kind == LayerKind::relu) {
+          x = conv->forward_relu(x);
+          ++i;
+          continue;
+        }
+      }
       x = std::visit([&](const auto& op) { return op.forward(std::move(x)); }, layer.op);
       visitor(layer.info, static_cast<const Tensor<T>&>(x));
     }

@@ -71,9 +71,11 @@ void im2col(const Tensor<T>& x, std::size_t n, const ConvGeometry& g, std::size_
   }
 }
 
-/// y = conv(x, weight) + bias with weight (K, C, KH, KW); y (N, K, OH, OW) is allocated by the caller.
+/// y = conv(x, weight) + bias with weight (K, C, KH, KW), then max(y, 0) with `relu`; y (N, K, OH, OW) is
+/// allocated by the caller.
 template <typename T>
-void im2col_gemm_forward(const Tensor<T>& weight, const Tensor<T>& bias, const ConvGeometry& g, const Tensor<T>& x, Tensor<T>& y) {
+void im2col_gemm_forward(const Tensor<T>& weight, const Tensor<T>& bias, const ConvGeometry& g, const Tensor<T>& x, Tensor<T>& y,
+                         bool relu = false) {
   const std::size_t out_channels = weight.dim(0);
   const std::size_t pixels = y.dim(2) * y.dim(3);
   const std::size_t k = weight.size() / out_channels;
@@ -93,6 +95,8 @@ void im2col_gemm_forward(const Tensor<T>& weight, const Tensor<T>& bias, const C
                                         static_cast<Eigen::Index>(p1 - p0), Stride(static_cast<Eigen::Index>(pixels)));
       out.noalias() = w * patches;
       out.colwise() += b;
+      if (relu)  // the ReLU layer's own expression, so the values are the same as with the layer after
+        out = out.unaryExpr([](T v) { return std::max(v, T(0)); });
     }, tiles > 1);
   }
 }

@@ -67,10 +67,11 @@ class WinogradConv3x3 {
     return bytes;
   }
 
-  /// y (N, K, H + 2 pad_h - 2, W + 2 pad_w - 2) = conv(x, weight) + bias; y is allocated by the caller.
-  /// `weight` is the one the kernel was built with (read only when it was built without transforming it).
+  /// y (N, K, H + 2 pad_h - 2, W + 2 pad_w - 2) = conv(x, weight) + bias, then max(y, 0) with `relu`; y is
+  /// allocated by the caller. `weight` is the one the kernel was built with (read only when it was built without
+  /// transforming it).
   void forward(const Tensor<T>& x, const Tensor<T>& weight, const T* bias, std::size_t pad_h, std::size_t pad_w,
-               Tensor<T>& y) const {
+               Tensor<T>& y, bool relu = false) const {
     Geometry g;
     g.n = x.dim(0);
     g.h = x.dim(2);
@@ -142,7 +143,7 @@ class WinogradConv3x3 {
         if (streamed) with_tile([&](auto tile) { transform_weights<decltype(tile)::value>(weight, k0, u_band); });
         products(u_.empty() ? u_band : u_, v, mm, cols, layout, rows);
         with_tile([&](auto tile) {
-          output_transform<decltype(tile)::value>(mm, bias, g, places.data(), count, layout, k0, rows, y);
+          output_transform<decltype(tile)::value>(mm, bias, relu, g, places.data(), count, layout, k0, rows, y);
         });
       }
     };
@@ -390,10 +391,10 @@ class WinogradConv3x3 {
     });
   }
 
-  /// y = A^T M A + bias for every tile of the block and output channels [k_begin, k_begin + rows), `lanes`
+  /// y = A^T M A + bias (then max(y, 0) with `relu`) for every tile of the block and output channels [k_begin, k_begin + rows), `lanes`
   /// channels at a time.
   template <std::size_t M>
-  void output_transform(const T* mm, const T* bias, const Geometry& g, const TilePlace* places, std::size_t count,
+  void output_transform(const T* mm, const T* bias, bool relu, const Geometry& g, const TilePlace* places, std::size_t count,
                         const BlockLayout& layout, std::size_t k_begin, std::size_t rows, Tensor<T>& y) const {
     constexpr std::size_t A = M + 2;
     const std::size_t plane = g.oh * g.ow;
@@ -413,6 +414,8 @@ class WinogradConv3x3 {
           for (std::size_t l = 0; l < n_lanes; ++l) b(index(l)) = bias[k_begin + k0 + l];
           for (std::size_t q = 0; q < M * M; ++q) out[q] += b;
         }
+        if (relu)  // the ReLU layer's own expression, so the values are the same as with the layer after
+          for (std::size_t q = 0; q < M * M; ++q) out[q] = out[q].unaryExpr([](T v) { return std::max(v, T(0)); });
         T* const first = y.data() + (p.image * k_ + k_begin + k0) * plane + p.oy * g.ow + p.ox;
         if constexpr (transposable(M)) {
           // Row r of `packet_size` channels' tiles, transposed in registers: a packet per channel.

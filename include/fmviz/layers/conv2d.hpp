@@ -111,12 +111,20 @@ class Conv2d {
     return {in[0], out_channels(), (hp - opt_.kernel_h) / opt_.stride_h + 1, (wp - opt_.kernel_w) / opt_.stride_w + 1};
   }
 
-  Tensor<T> forward(const Tensor<T>& x) const {
+  Tensor<T> forward(const Tensor<T>& x) const { return run(x, false); }
+
+  /// This layer and a ReLU after it in one pass over the output: the same values as ReLU{}.forward(forward(x)),
+  /// without a second trip through memory (Network::forward takes it when nobody looks at the pre-ReLU output).
+  Tensor<T> forward_relu(const Tensor<T>& x) const { return run(x, true); }
+
+ private:
+  Tensor<T> run(const Tensor<T>& x, bool relu) const {
     Tensor<T> y(output_shape(x.shape()));
-    if (winograd_) winograd_->forward(x, weight_, bias_.data(), opt_.pad_h, opt_.pad_w, y);
-    else detail::im2col_gemm_forward(weight_, bias_, opt_, x, y);
+    if (winograd_) winograd_->forward(x, weight_, bias_.data(), opt_.pad_h, opt_.pad_w, y, relu);
+    else detail::im2col_gemm_forward(weight_, bias_, opt_, x, y, relu);
     return y;
   }
+
 
  private:
   Tensor<T> weight_;
