@@ -105,7 +105,8 @@ class PackedLhs {
   /// at rhs_offset(depth(), cols, k, j). Reentrant.
   void multiply(const T* rhs, std::size_t cols, T* res, std::size_t res_stride) const {
 #if FMVIZ_EIGEN_PREPACKED_GEMM
-    for (std::size_t j = 0; j < cols; ++j) std::fill(res + j * res_stride, res + j * res_stride + rows_, T(0));
+    if (res_stride == rows_) std::fill(res, res + rows_ * cols, T(0));  // the kernel adds to what res holds
+    else for (std::size_t j = 0; j < cols; ++j) std::fill(res + j * res_stride, res + j * res_stride + rows_, T(0));
     const ResMapper res_map(res, static_cast<Index>(res_stride));
     std::size_t block = 0;
     for (std::size_t k2 = 0; k2 < depth_; k2 += kc_) {

@@ -169,8 +169,9 @@ class WinogradConv3x3 {
     std::size_t oy, ox, rows, cols;
   };
 
-  // About half of a core's share of L3 on the machines we measured; see bench/README.md.
-  static constexpr std::size_t block_budget_bytes = std::size_t(4) << 20;
+  // V and M of a block: 1 MiB (twice a Zen 3 core's L2) measured best against 4 MiB on the 64- and 128-channel
+  // layers (conv1_2 26.4 against 30.4 ms on one thread, 14.1 against 15.4 on two); see bench/README.md.
+  static constexpr std::size_t block_budget_bytes = std::size_t(1) << 20;
   // Output channels per band of weights transformed during a forward: the GEMM's own row band (PackedLhs packs
   // 128 rows together), so the products are the same as with weights transformed at build.
   static constexpr std::size_t weight_band_rows = 128;
@@ -309,7 +310,11 @@ class WinogradConv3x3 {
       if (s1 <= s0) return;
       for (std::size_t r = 0; r < A; ++r) {
         const std::ptrdiff_t yy = p.iy + static_cast<std::ptrdiff_t>(r);
-        if (yy >= 0 && yy < h) std::copy(src + yy * w + p.ix + s0, src + yy * w + p.ix + s1, patch + r * stride + s0);
+        if (yy < 0 || yy >= h) continue;
+        // A fixed count with clamped reads, not a copy of a few values (which becomes a call to memmove).
+        const T* in = src + yy * w + p.ix;
+        for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(A); ++s)
+          patch[r * stride + static_cast<std::size_t>(s)] = (s >= s0 && s < s1) ? in[std::clamp(s, s0, s1 - 1)] : T(0);
       }
     };
     auto store = [&](std::size_t c, std::size_t b0, const Lanes* out) {
@@ -349,7 +354,7 @@ class WinogradConv3x3 {
                 strides[i] = g.w;
                 continue;
               }
-              std::fill(patches[i], patches[i] + A * packet_size, T(0));
+              for (std::size_t q = 0; q < A * packet_size; ++q) patches[i][q] = T(0);
               if (b < count) copy_patch(b, c, patches[i], packet_size);
               rows[i] = patches[i];
               strides[i] = packet_size;
