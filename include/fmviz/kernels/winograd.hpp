@@ -2,15 +2,18 @@
 //
 // The layer's weights are transformed once, when the kernel is built: U[p] = (G g G^T)[p] for each of the alpha^2
 // positions p, a K x C matrix per position. A forward then works through blocks of tiles sized to stay in cache:
-//  1. input transform: V[p] (C x tiles) = (B^T d B)[p] for every channel and tile of the block;
+//  1. input transform: V[p] (C x tiles) = (B^T d B)[p] for every channel and tile of the block, written straight
+//     into the layout the GEMM kernel reads;
 //  2. one Eigen GEMM per position: M[p] (K x tiles) = U[p] V[p], with U[p] packed for the GEMM kernel at build;
-//  3. output transform with the bias: y = A^T M A + b, written to the tiles' places in the output.
+//  3. output transform with the bias (and the ReLU, when asked): y = A^T M A + b, written to the tiles' places.
 // A kernel built without transforming its weights (to save memory) transforms them during the forward, one band
 // of output channels at a time when the tiles make one block, so it never holds more than a band.
 // With as many blocks as threads twice over, each thread runs whole blocks; else each step of a block is shared
 // out over threads (channels, positions, tiles). Either way no work is duplicated, and a tile's result depends
-// neither on the thread count nor on its block (nor, so, on the other images of a batch). The transforms are vectorised: the input transform works on `lanes`
-// tiles at once, the output transform on `lanes` output channels at once, one cache line per matrix entry.
+// neither on the thread count nor on its block (nor, so, on the other images of a batch).
+// The transforms are vectorised: the input transform works on `lanes` tiles at once, the output transform on
+// `lanes` output channels at once, one cache line per matrix entry; tiles and channels move between those lanes
+// and memory by SIMD packets transposed in registers.
 #pragma once
 
 #include <Eigen/Core>
@@ -312,9 +315,9 @@ class WinogradConv3x3 {
         const std::ptrdiff_t yy = p.iy + static_cast<std::ptrdiff_t>(r);
         if (yy < 0 || yy >= h) continue;
         // A fixed count with clamped reads, not a copy of a few values (which becomes a call to memmove).
-        const T* in = src + yy * w + p.ix;
+        const T* in = src + yy * w;
         for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(A); ++s)
-          patch[r * stride + static_cast<std::size_t>(s)] = (s >= s0 && s < s1) ? in[std::clamp(s, s0, s1 - 1)] : T(0);
+          patch[r * stride + static_cast<std::size_t>(s)] = (s >= s0 && s < s1) ? in[p.ix + std::clamp(s, s0, s1 - 1)] : T(0);
       }
     };
     auto store = [&](std::size_t c, std::size_t b0, const Lanes* out) {
