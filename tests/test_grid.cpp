@@ -118,6 +118,16 @@ TEST_CASE("cells upscale by nearest neighbour and land where the layout says", "
   CHECK(g.channels == std::vector<std::size_t>{2, 0});
 }
 
+TEST_CASE("top K puts channels whose mean is NaN last, in channel order", "[grid]") {
+  Tensor<float> act = Tensor<float>::zeros({1, 7, 2, 2});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float means[7] = {1.0f, nan, 5.0f, nan, -3.0f, 5.0f, nan};
+  for (std::size_t c = 0; c < 7; ++c)
+    for (std::size_t i = 0; i < 4; ++i) act[c * 4 + i] = means[c];
+  CHECK(fmviz::select_channels(act, ChannelSelection::top(3)) == std::vector<std::size_t>{2, 5, 0});
+  CHECK(fmviz::select_channels(act, ChannelSelection::top(7)) == std::vector<std::size_t>{2, 5, 0, 4, 1, 3, 6});
+}
+
 TEST_CASE("top K picks the channels of highest mean, highest first", "[grid]") {
   Tensor<float> act = Tensor<float>::zeros({1, 6, 3, 3});
   const float means[6] = {0.5f, -2.0f, 7.0f, 3.0f, 7.0f, 1.0f};

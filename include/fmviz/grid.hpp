@@ -347,7 +347,13 @@ std::vector<std::size_t> select_channels(const Tensor<T>& activation, const Chan
       const std::vector<double> means = channel_means(activation);
       out.resize(d.c);
       std::iota(out.begin(), out.end(), std::size_t{0});
-      std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) { return means[a] > means[b]; });
+      // Highest mean first, channels whose mean is NaN last (a NaN compares false both ways, which would break
+      // the sort); equal means keep their channel order.
+      std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) {
+        const bool nan_a = std::isnan(means[a]), nan_b = std::isnan(means[b]);
+        if (nan_a != nan_b) return nan_b;
+        return !nan_a && means[a] > means[b];
+      });
       out.resize(std::min(sel.count, d.c));
       break;
     }

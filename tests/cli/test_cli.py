@@ -97,6 +97,19 @@ class Outputs(CliCase):
             with self.subTest(algorithm=algorithm):
                 self.check_format("raw_convs", "f32", "--conv-algorithm", algorithm)
 
+    def test_more_threads_than_cores_are_capped_with_a_note(self):
+        out = os.path.join(self.tmp, "many")
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--size", "64", "--layers", "conv1_1",
+                            "--threads", "1024", expect=0)
+        cores = os.cpu_count() or 1
+        if cores < 1024:
+            self.assertIn("--threads 1024 is more than the", proc.stderr)
+            self.assertIn("cores here; using", proc.stderr)
+        self.assertTrue(os.path.exists(os.path.join(out, "conv1_1.png")))
+        quiet = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out + "q", "--size", "64", "--layers", "conv1_1",
+                             "--threads", "1024", "-q", expect=0)
+        self.assertNotIn("--threads", quiet.stderr)
+
     def test_npy_bit_identical_for_1_and_2_threads(self):
         outs = []
         for threads in ("1", "2"):

@@ -179,7 +179,13 @@ struct ImageJob {
 int run(const Options& o) {
   const bool show_progress = !o.quiet && (o.progress || stderr_is_terminal());
   const auto start = Clock::now();
-  if (o.threads > 0) fmviz::set_thread_count(o.threads);
+  if (o.threads > 0) {
+    // More threads than cores only make them wait for each other (40x slower at 1024 on 2 cores).
+    const int threads = std::min(o.threads, fmviz::core_count());
+    if (threads < o.threads && !o.quiet)
+      std::cerr << "fmviz: note: --threads " << o.threads << " is more than the " << threads << " cores here; using " << threads << "\n";
+    fmviz::set_thread_count(threads);
+  }
 
   fmviz::LoadOptions load;
   load.last_layer = o.last_layer.empty() ? "conv5_3" : o.last_layer;  // the classifier is never drawn: don't load it

@@ -53,7 +53,7 @@ network:
                           input normalisation: ImageNet mean/std on RGB (default), or the original
                           VGG release's BGR 0-255 minus the mean
       --size N            resize images to N x N before the network (default 224)
-      --threads N         threads to use (default: all cores)
+      --threads N         threads to use (default and most: all cores)
       --batch N           images per forward (default: up to 8, as many as fit in 1 GiB of layer
                           outputs); the pictures do not depend on it
       --conv-algorithm auto|gemm|winograd

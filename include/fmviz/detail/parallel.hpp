@@ -1,6 +1,7 @@
 // Thin OpenMP wrappers, so the library also builds (single-threaded) without OpenMP.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,15 @@ namespace fmviz {
 inline int thread_count() {
 #if defined(_OPENMP)
   return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// Processors this process may run on (1 without OpenMP): more threads than this only wait for each other.
+inline int core_count() {
+#if defined(_OPENMP)
+  return std::max(1, omp_get_num_procs());
 #else
   return 1;
 #endif
