@@ -30,6 +30,9 @@ class FmvizConan(ConanFile):
         self.requires("eigen/3.4.0")
         self.requires("nlohmann_json/3.11.3")
         self.requires("stb/cci.20230920")
+        # JPEG and PNG through the libraries PIL uses (hardened, fuzzed upstream); stb_image for the rest.
+        self.requires("libjpeg-turbo/3.0.4")
+        self.requires("libpng/1.6.44")
 
     def package_id(self):
         self.info.clear()
@@ -46,6 +49,8 @@ class FmvizConan(ConanFile):
         tc.cache_variables["FMVIZ_BUILD_CLI"] = False
         tc.cache_variables["FMVIZ_STB_USE_LIBRARY"] = False  # Conan's stb is header-only
         tc.cache_variables["FMVIZ_USE_OPENMP"] = bool(self.options.with_openmp)
+        tc.cache_variables["FMVIZ_USE_LIBJPEG"] = True
+        tc.cache_variables["FMVIZ_USE_LIBPNG"] = True
         tc.generate()
         CMakeDeps(self).generate()
 
@@ -70,6 +75,7 @@ class FmvizConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "fmviz")
         self.cpp_info.set_property("cmake_target_name", "fmviz::fmviz")
         self.cpp_info.set_property("pkg_config_name", "fmviz")
+        self.cpp_info.defines = ["FMVIZ_HAVE_LIBJPEG", "FMVIZ_HAVE_LIBPNG"]  # the headers decode JPEG and PNG with them
         # fmviz::stb_implementation (compiles the header-only stb's implementation once), as in
         # fmviz's own CMake package.
         self.cpp_info.set_property("cmake_build_modules", [os.path.join("share", "cmake", "fmviz", "fmvizStbImplementation.cmake")])

@@ -27,6 +27,7 @@ install(EXPORT fmvizTargets NAMESPACE fmviz:: DESTINATION "${FMVIZ_INSTALL_CMAKE
 
 set(_fmviz_package_files
   "${PROJECT_SOURCE_DIR}/cmake/FmvizStb.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/FmvizDecoders.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/fmvizStbImplementation.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/fmviz_stb_implementation.cpp")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/fmvizConfig.cmake.in" "${PROJECT_BINARY_DIR}/fmvizConfig.cmake" @ONLY)
@@ -51,10 +52,22 @@ set(FMVIZ_PC_REQUIRES "eigen3 >= 3.3, nlohmann_json >= 3.2")
 if(FMVIZ_STB_LINKED)
   string(APPEND FMVIZ_PC_REQUIRES ", stb")
 endif()
+if(FMVIZ_HAVE_LIBJPEG)
+  string(APPEND FMVIZ_PC_REQUIRES ", libjpeg")
+endif()
+if(FMVIZ_HAVE_LIBPNG)
+  string(APPEND FMVIZ_PC_REQUIRES ", libpng")
+endif()
 set(FMVIZ_PC_CFLAGS "")
 set(FMVIZ_PC_LIBS "")
+if(FMVIZ_HAVE_LIBJPEG)
+  string(APPEND FMVIZ_PC_CFLAGS " -DFMVIZ_HAVE_LIBJPEG")
+endif()
+if(FMVIZ_HAVE_LIBPNG)
+  string(APPEND FMVIZ_PC_CFLAGS " -DFMVIZ_HAVE_LIBPNG")
+endif()
 if(FMVIZ_CONFIG_USES_OPENMP)
-  set(FMVIZ_PC_CFLAGS " ${OpenMP_CXX_FLAGS}")
+  string(APPEND FMVIZ_PC_CFLAGS " ${OpenMP_CXX_FLAGS}")
   set(FMVIZ_PC_LIBS "Libs: ${OpenMP_CXX_FLAGS}")
 endif()
 file(RELATIVE_PATH FMVIZ_PC_PREFIX_FROM_PCDIR "/${FMVIZ_INSTALL_PKGCONFIGDIR}" "/")

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,8 +60,8 @@ double max_diff(const fmviz::Tensor<T>& a, const fmviz::Tensor<float>& b) {
 TEST_CASE("read_image decodes every lossless kind exactly as PIL does") {
   const char* files[] = {"png_rgb.png",   "png_grey.png", "png_la.png",      "png_rgba.png",     "png_palette.png",
                          "png_bilevel.png", "png_grey16.png", "png_rgb16.png", "bmp_rgb.bmp",      "bmp_palette.bmp",
-                         "tga_rgb.tga",   "tga_rle_rgba.tga", "gif_anim.gif", "psd_rgb.psd",      "hdr_rgb.hdr",
-                         "exact224.png"};
+                         "tga_rgb.tga",   "tga_rle_rgba.tga", "gif_anim.gif", "psd_rgb.psd",      "psd_rgba.psd",
+                         "psd_rgba_rle.psd", "png_interlaced.png", "exact224.png"};
   for (const std::string file : files) {
     CAPTURE(file);
     const fmviz::RgbImage img = fmviz::read_image(data(file));
@@ -74,7 +75,19 @@ TEST_CASE("read_image decodes every lossless kind exactly as PIL does") {
   }
 }
 
-TEST_CASE("read_image decodes JPEGs close to PIL (libjpeg)") {
+#if defined(FMVIZ_HAVE_LIBJPEG)
+TEST_CASE("read_image decodes JPEGs exactly as PIL does (libjpeg-turbo, PIL's settings)") {
+  for (const std::string file : {"jpeg_baseline.jpg", "jpeg_progressive.jpg", "jpeg_grey.jpg", "jpeg_cmyk.jpg", "jpeg_444.jpg"}) {
+    CAPTURE(file);
+    const fmviz::RgbImage img = fmviz::read_image(data(file));
+    const Diff d = diff(img, image_from_npy(data(file.substr(0, file.rfind('.')) + ".expected.npy")));
+    CAPTURE(d.max, d.mean);
+    CHECK(d.max == 0.0);
+  }
+}
+#else
+TEST_CASE("read_image decodes JPEGs close to PIL (stb_image: fmviz built without libjpeg)") {
+  WARN("fmviz is built without libjpeg: JPEGs go through stb_image, whose pixels differ from PIL's");
   for (const std::string file : {"jpeg_baseline.jpg", "jpeg_progressive.jpg", "jpeg_grey.jpg"}) {
     CAPTURE(file);
     const fmviz::RgbImage img = fmviz::read_image(data(file));
@@ -83,9 +96,52 @@ TEST_CASE("read_image decodes JPEGs close to PIL (libjpeg)") {
     CHECK(d.max <= 0.03);  // measured: 2/255 (stb_image and libjpeg round their IDCTs differently)
     CHECK(d.mean <= 0.005);
   }
-  // Baseline and progressive encode the same picture.
+}
+#endif
+
+TEST_CASE("read_image: baseline and progressive JPEGs of one picture agree") {
   const Diff d = diff(fmviz::read_image(data("jpeg_baseline.jpg")), fmviz::read_image(data("jpeg_progressive.jpg")));
   CHECK(d.mean <= 0.01);
+}
+
+TEST_CASE("read_image refuses Radiance HDR and PNM, whose stb_image readers are unsafe, by their content") {
+  for (const std::string file : {"hdr_rgb.hdr", "hostile_zero_run.hdr", "hostile_overflow.ppm"}) {
+    CAPTURE(file);
+    const auto e = error_of([&] { fmviz::read_image(data(file)); });
+    REQUIRE(e);
+    CHECK_THAT(e->what(), Catch::Contains("unsupported format"));
+    CHECK_THAT(e->what(), Catch::Contains("JPEG, PNG, BMP, GIF, PSD and TGA"));
+  }
+}
+
+TEST_CASE("hostile image files give one-line errors naming the format, or a correct picture") {
+  const std::pair<const char*, const char*> refused[] = {
+      {"hostile_dht_oversubscribed.jpg", "JPEG"}, {"hostile_dht_overflow.jpg", "JPEG"}, {"hostile_huge_frame.jpg", "pixels"},        {"hostile_zero_width.jpg", "JPEG"},    {"hostile_many_scans.jpg", "scans"},
+      {"hostile_bad_crc.png", "PNG"},              {"hostile_short_idat.png", "PNG"},     {"hostile_psd_rle_short.psd", "PSD"},
+      {"hostile_gif_short.gif", "GIF"},            {"hostile_bmp_huge.bmp", "pixels"},       {"broken_truncated.jpg", "truncated"},
+      {"broken_truncated.png", "PNG"},             {"broken_random.png", "unknown format"}};
+  for (const auto& [file, says] : refused) {
+    CAPTURE(file);
+    const std::string path = data(file);
+    const auto e = error_of([&] { fmviz::read_image(path); });
+    REQUIRE(e);
+    CAPTURE(e->what());
+    CHECK(e->path() == path);
+    CHECK_THAT(e->what(), Catch::Contains(says));
+    CHECK(std::string(e->what()).find('\n') == std::string::npos);
+  }
+#if !defined(FMVIZ_HAVE_LIBJPEG) || !defined(FMVIZ_HAVE_LIBPNG)
+  WARN("fmviz is built without libjpeg or libpng: their hostile files went through stb_image");
+#endif
+  // No Huffman tables: libjpeg uses the standard ones (as for Motion-JPEG frames), and so does PIL.
+  const fmviz::RgbImage no_tables = fmviz::read_image(data("hostile_dht_missing.jpg"));
+  CHECK(no_tables.width == 48);
+  CHECK(no_tables.height == 36);
+  // RGB + a faint alpha over black: the colour channels, black, as PIL's convert("RGB") gives them.
+  const fmviz::RgbImage matte = fmviz::read_image(data("hostile_psd_matte.psd"));
+  CHECK(matte.width == 6);
+  CHECK(matte.height == 4);
+  for (float v : matte.pixels) REQUIRE(v == 0.0f);
 }
 
 TEST_CASE("read_image: grey becomes RGB, alpha is dropped, the colour under alpha 0 is kept") {
@@ -230,6 +286,25 @@ TEST_CASE("broken image files throw fmviz::Error naming the file") {
   REQUIRE(missing);
   CHECK_THAT(missing->what(), Catch::Contains("cannot open"));
   CHECK_THROWS_AS(fmviz::load_image<float>(data("broken_text.jpg")), fmviz::Error);
+}
+
+TEST_CASE("inputs the fuzz campaigns found decode or give a one-line fmviz::Error") {
+  // tests/fuzz/regressions/image_*: each input that once crashed a decoder or tripped a sanitizer.
+  const std::filesystem::path dir = std::filesystem::path(FMVIZ_SOURCE_DIR) / "tests" / "fuzz" / "regressions";
+  std::size_t seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("image_", 0) != 0) continue;
+    CAPTURE(name);
+    ++seen;
+    try {
+      const fmviz::RgbImage img = fmviz::read_image(entry.path().string());
+      CHECK(img.pixels.size() == img.width * img.height * 3);
+    } catch (const fmviz::Error& e) {
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+  }
+  CHECK(seen >= 1);
 }
 
 TEST_CASE("images larger than max_pixels are refused before decoding") {

@@ -316,7 +316,33 @@ TEST_CASE("reference: load_image reproduces the torchvision input tensor", "[ref
   (void)mean_err;
 }
 
-TEST_CASE("reference: load_image on the JPEG differs only by JPEG decoding", "[reference][image]") {
+#if defined(FMVIZ_HAVE_LIBJPEG)
+TEST_CASE("reference: load_image on the JPEG reproduces the torchvision input tensor (libjpeg: PIL's pixels)", "[reference][image]") {
+  const auto [max_err, mean_err] = torchvision_input_error(manifest().at("input").at("image").get<std::string>());
+  report("load_image torchvision JPEG", "input", max_err);
+  CHECK(max_err <= 1e-5);
+  (void)mean_err;
+}
+
+TEST_CASE("reference: a 224x224 JPEG photo gives PyTorch's activations (PIL decoding) on all 13 layers", "[reference][image]") {
+  const nlohmann::json& j = manifest().at("jpeg224");
+  fmviz::ImageOptions options;
+  options.preset = fmviz::Preset::torchvision;
+  const Tensor<float> x = fmviz::load_image<float>(ref_path(j.at("image").get<std::string>()), options);
+  const Tensor<float>& ref_input = reference(j.at("dir").get<std::string>() + "/input.npy");
+  REQUIRE(x.shape() == ref_input.shape());
+  double input_err = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) input_err = std::max(input_err, std::abs(double(x[i]) - double(ref_input[i])));
+  report("JPEG 224 photo", "input", input_err);
+  CHECK(input_err <= 1e-5);
+  const fmviz::Network<float> net = fmviz::load_vgg16<float>(ref_path(j.at("weights").get<std::string>()));
+  fmviz::ActivationRecorder<float> rec;
+  (void)net.forward(x, rec);
+  check_layers(rec, j.at("dir").get<std::string>(), all_convs, "JPEG 224 photo");
+}
+#else
+TEST_CASE("reference: load_image on the JPEG differs only by JPEG decoding (stb_image)", "[reference][image]") {
+  WARN("fmviz is built without libjpeg: JPEGs go through stb_image, whose pixels differ from PIL's");
   // stb_image and PIL's libjpeg-turbo decode some pixels of this JPEG up to 3 levels apart (IDCT and
   // chroma upsampling differ), so only a decoder-sized difference is asked for: a few levels at most
   // (1 level is 1/255/0.225 = 0.017 after normalisation), and far less on average.
@@ -326,6 +352,7 @@ TEST_CASE("reference: load_image on the JPEG differs only by JPEG decoding", "[r
   CHECK(max_err <= 4 / 255.0 / 0.224);
   CHECK(mean_err <= 2e-3);
 }
+#endif
 
 TEST_CASE("reference: load_image reproduces the Caffe input tensor", "[reference][image][oxford]") {
   const nlohmann::json* o = oxford();

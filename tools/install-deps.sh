@@ -1,9 +1,9 @@
 #!/bin/sh
-# Installs what fmviz needs on Debian/Ubuntu: to build (compiler, CMake, Eigen, nlohmann/json, stb),
-# to run the examples on real photos, and to test (Catch2, PyTorch as the reference, Chromium, Clang).
+# Installs what fmviz needs on Debian/Ubuntu: to build (compiler, CMake, Eigen, nlohmann/json, stb, libjpeg, libpng),
+# to run the examples on real photos, and to test (Catch2, PyTorch as the reference, Chromium, Clang, valgrind).
 # --print lists the packages instead of installing them.
 set -e
-packages="g++ clang cmake make pkg-config libomp-dev libeigen3-dev nlohmann-json3-dev libstb-dev catch2 \
+packages="g++ clang cmake make pkg-config libomp-dev libeigen3-dev nlohmann-json3-dev libstb-dev libjpeg-dev libpng-dev catch2 valgrind \
 python3 python3-numpy python3-pil python3-torch python3-torchvision python-matplotlib-data python3-skimage chromium"
 if [ "$1" = "--print" ]; then
   echo $packages

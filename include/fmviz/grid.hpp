@@ -90,7 +90,7 @@ inline ChannelSelection parse_channels(const std::string& text) {
     } else if (a > b) {
       return fail("range " + item + " runs backwards");
     }
-    if (b - a >= 100000 || list.size() > 100000) return fail("too many channels");
+    if (b - a >= 100000 || list.size() + (b - a) >= 100000) return fail("too many channels (at most 100000)");
     for (std::size_t c = a; c <= b; ++c) list.push_back(c);
     start = comma + 1;
   }
@@ -393,6 +393,81 @@ struct Grid {
   std::size_t scale = 1;              ///< nearest-neighbour upscale factor of each cell
 };
 
+namespace detail {
+
+/// Where make_grid puts things: the picture's size, the cells' and the colour bar's.
+struct GridLayout {
+  std::size_t scale = 1, columns = 0, rows = 0, width = 0, height = 0;
+  std::size_t unit = 1, bar_y = 0, bar_h = 0, label_y = 0;
+};
+
+inline GridLayout layout_grid(const Dims& d, std::size_t n, const GridOptions& options, const std::string& lo_text,
+                              const std::string& hi_text, const std::string& mid_text) {
+  if (options.columns == 0) throw Error({}, "columns", "must be at least 1");
+  if (options.min_cell > 16384) throw Error({}, "min_cell", "must be at most 16384, got " + std::to_string(options.min_cell));
+  const std::size_t pad = options.padding;
+  if (pad > 4096) throw Error({}, "padding", "must be at most 4096, got " + std::to_string(pad));
+  GridLayout l;
+  l.scale = options.min_cell == 0 ? 1 : std::max<std::size_t>(1, (options.min_cell + std::min(d.h, d.w) - 1) / std::min(d.h, d.w));
+  const std::size_t cell_width = d.w * l.scale, cell_height = d.h * l.scale;
+  l.columns = std::min(options.columns, n);
+  l.rows = (n + l.columns - 1) / l.columns;
+  l.width = l.columns * cell_width + (l.columns + 1) * pad;
+  const std::size_t grid_height = l.rows * cell_height + (l.rows + 1) * pad;
+  l.height = grid_height;
+  // Text (labels, colour-bar values) and the colour bar grow with the cells: font pixels of `unit` x `unit`.
+  l.unit = std::max<std::size_t>(1, std::min(cell_width, cell_height) / 80);
+  if (options.legend) {
+    const std::size_t margin = std::max(pad, 4 * l.unit);
+    l.bar_y = grid_height + (pad == 0 ? margin : margin - pad);
+    l.bar_h = 12 * l.unit;
+    l.label_y = l.bar_y + l.bar_h + 3 * l.unit;
+    l.height = l.label_y + text_height(l.unit) + margin;
+    const std::size_t need = text_width(lo_text, l.unit) + text_width(hi_text, l.unit) + text_width(mid_text, l.unit) +
+                             6 * glyph_advance * l.unit + 2 * margin;
+    l.width = std::max(l.width, need);
+  }
+  check_picture_size(l.width, l.height, "grid");
+  return l;
+}
+
+}  // namespace detail
+
+/// How many channels `selection` picks from a layer of `channels` channels (without looking at the values);
+/// throws as select_channels does for channels that do not exist.
+inline std::size_t selected_channel_count(const ChannelSelection& selection, std::size_t channels) {
+  switch (selection.kind) {
+    case ChannelSelection::Kind::first:
+    case ChannelSelection::Kind::top: return std::min(selection.count, channels);
+    case ChannelSelection::Kind::all: return channels;
+    case ChannelSelection::Kind::list:
+      for (std::size_t c : selection.channels)
+        if (c >= channels)
+          throw Error({}, "channels", "channel " + std::to_string(c) + " does not exist: this layer has channels 0-" + std::to_string(channels - 1));
+      return selection.channels.size();
+  }
+  return 0;
+}
+
+/// The width and height make_grid's picture will have for an activation of `shape` ((1,C,H,W) or (C,H,W)),
+/// at most (colour-bar values are taken at their longest), computed without the values: a program checks every
+/// picture it will draw before running anything. Throws fmviz::Error as make_grid would (a picture too large,
+/// channels that do not exist, bad options).
+inline std::pair<std::size_t, std::size_t> grid_size(const Shape& shape, const GridOptions& options = {}) {
+  if (!(shape.size() == 4 && shape[0] == 1) && shape.size() != 3)
+    throw Error({}, "activation", "expected shape (1,C,H,W) or (C,H,W), got " + shape_to_string(shape));
+  const std::size_t r = shape.size() - 3;
+  const detail::Dims d{shape[r], shape[r + 1], shape[r + 2]};
+  if (d.c == 0 || d.h == 0 || d.w == 0) throw Error({}, "activation", "empty activation " + shape_to_string(shape));
+  const std::size_t n = selected_channel_count(options.channels, d.c);
+  if (n == 0) throw Error({}, "channels", "the selection \"" + to_string(options.channels) + "\" picks no channel");
+  const std::string widest = "-8.88e+38";  // format_value's longest output (%.3g of a float)
+  const bool named = options.scope == NormScope::channel;
+  const detail::GridLayout l = detail::layout_grid(d, n, options, named ? "-max" : widest, named ? "max" : widest,
+                                                   options.colormap == Colormap::diverging ? "0" : "");
+  return {l.width, l.height};
+}
+
 /// Renders the chosen channels of `activation`, shape (1,C,H,W) or (C,H,W). Image size:
 /// columns * cell_width + (columns + 1) * padding by rows * cell_height + (rows + 1) * padding, plus the
 /// colour bar's strip when legend is on. A channel (or layer) whose values are all equal is drawn in
@@ -402,7 +477,6 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
   const detail::Dims d = detail::activation_dims(activation, "activation");
   if (options.columns == 0) throw Error({}, "columns", "must be at least 1");
   detail::check_clip(options.clip_percent);
-  if (options.min_cell > 16384) throw Error({}, "min_cell", "must be at most 16384, got " + std::to_string(options.min_cell));
 
   Grid g;
   g.channels = select_channels(activation, options.channels);
@@ -437,22 +511,7 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
   }
 
   // Geometry.
-  g.scale = options.min_cell == 0 ? 1 : std::max<std::size_t>(1, (options.min_cell + std::min(d.h, d.w) - 1) / std::min(d.h, d.w));
-  g.cell_width = d.w * g.scale;
-  g.cell_height = d.h * g.scale;
-  g.columns = std::min(options.columns, n);
-  g.rows = (n + g.columns - 1) / g.columns;
-  const std::size_t pad = options.padding;
-  if (pad > 4096) throw Error({}, "padding", "must be at most 4096, got " + std::to_string(pad));
-  std::size_t width = g.columns * g.cell_width + (g.columns + 1) * pad;
-  const std::size_t grid_height = g.rows * g.cell_height + (g.rows + 1) * pad;
-  std::size_t height = grid_height;
-
-  // Text (labels, colour-bar values) and the colour bar grow with the cells: font pixels of `unit` x `unit`.
-  const std::size_t unit = std::max<std::size_t>(1, std::min(g.cell_width, g.cell_height) / 80);
-  const std::size_t text_scale = unit;
   std::string lo_text, hi_text, mid_text;
-  std::size_t bar_y = 0, bar_h = 0, label_y = 0;
   if (options.legend) {
     if (options.scope == NormScope::channel) {  // each cell has its own range: name the ends
       lo_text = diverging ? "-max" : "min";
@@ -462,16 +521,15 @@ Grid make_grid(const Tensor<T>& activation, const GridOptions& options = {}) {
       hi_text = detail::format_value(g.range.hi);
     }
     if (diverging) mid_text = "0";
-    const std::size_t margin = std::max(pad, 4 * unit);
-    bar_y = grid_height + (pad == 0 ? margin : margin - pad);
-    bar_h = 12 * unit;
-    label_y = bar_y + bar_h + 3 * unit;
-    height = label_y + detail::text_height(text_scale) + margin;
-    const std::size_t need = detail::text_width(lo_text, text_scale) + detail::text_width(hi_text, text_scale) +
-                             detail::text_width(mid_text, text_scale) + 6 * detail::glyph_advance * text_scale + 2 * margin;
-    width = std::max(width, need);
   }
-  detail::check_picture_size(width, height, "grid");
+  const detail::GridLayout layout = detail::layout_grid(d, n, options, lo_text, hi_text, mid_text);
+  g.scale = layout.scale;
+  g.cell_width = d.w * g.scale;
+  g.cell_height = d.h * g.scale;
+  g.columns = layout.columns;
+  g.rows = layout.rows;
+  const std::size_t pad = options.padding, width = layout.width, height = layout.height;
+  const std::size_t unit = layout.unit, text_scale = unit, bar_y = layout.bar_y, bar_h = layout.bar_h, label_y = layout.label_y;
 
   // A grey picture with nothing drawn over it is drawn with one channel straight away; otherwise in
   // RGB (labels and colour bar are drawn in RGB), made grey at the end if every colour in it is grey.

@@ -1,4 +1,4 @@
-// Image input: decode a file with stb_image, resize it (antialiased bilinear) and normalise it into a 1x3xHxW tensor.
+// Image input: decode a file (decoders/), resize it (antialiased bilinear) and normalise it into a 1x3xHxW tensor.
 #pragma once
 
 #include <algorithm>
@@ -15,8 +15,12 @@
 #include <type_traits>
 #include <vector>
 
+#include "decoders/format.hpp"
+#include "decoders/jpeg.hpp"
+#include "decoders/png.hpp"
+#include "decoders/stb.hpp"
+#include "detail/mapped_file.hpp"
 #include "detail/parallel.hpp"
-#include "detail/stb.hpp"
 #include "error.hpp"
 #include "image8.hpp"
 #include "tensor.hpp"
@@ -42,14 +46,6 @@ struct ImageOptions {
 };
 
 namespace detail {
-
-struct StbFree {
-  void operator()(void* p) const noexcept { stbi_image_free(p); }
-};
-
-struct FileClose {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
 
 inline void check_image(const RgbImage& img, const char* what) {
   if (img.width == 0 || img.height == 0)
@@ -103,86 +99,95 @@ inline ResampleTaps resample_taps(std::size_t in_size, std::size_t out_size) {
   return taps;
 }
 
-/// Width and height from a PNG's IHDR, for the size check when stb_image refuses the header itself
-/// (it does for images of more than 2^30 bytes); false if the file does not start like a PNG.
-inline bool png_dimensions(std::FILE* f, std::uint64_t& width, std::uint64_t& height) {
-  unsigned char head[24];
-  const bool ok = std::fread(head, 1, sizeof head, f) == sizeof head &&
-                  std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(head + 12, "IHDR", 4) == 0;
-  std::rewind(f);
-  if (!ok) return false;
-  const auto u32 = [&](std::size_t at) {
-    return std::uint64_t{head[at]} << 24 | std::uint64_t{head[at + 1]} << 16 | std::uint64_t{head[at + 2]} << 8 | head[at + 3];
-  };
-  width = u32(16);
-  height = u32(20);
-  return true;
-}
-
 inline void check_pixel_count(const std::string& path, std::uint64_t w, std::uint64_t h, std::size_t max_pixels) {
   const std::uint64_t pixels = w * h;  // both below 2^32
   const std::string dims = std::to_string(w) + " x " + std::to_string(h);
   if (pixels == 0) throw Error(path, "size", "image is " + dims + " pixels, which is empty");
   if (pixels > max_pixels)
     throw Error(path, "size", "image is " + dims + " = " + std::to_string(pixels) + " pixels, more than the limit of " +
-                                  std::to_string(max_pixels));
+                                  std::to_string(max_pixels) + " (raise it with --max-pixels / ImageOptions::max_pixels)");
+}
+
+/// Decodes with a libjpeg / libpng decoder object: header, size check, pixels.
+template <typename Decoder>
+RgbImage decode_with(Decoder& decoder, const std::string& path, std::size_t max_pixels) {
+  decoder.read_header();
+  check_pixel_count(path, decoder.width(), decoder.height(), max_pixels);
+  RgbImage img;
+  img.width = decoder.width();
+  img.height = decoder.height();
+  img.pixels.resize(img.width * img.height * 3);
+  decoder.decode(img.pixels.data());
+  return img;
 }
 
 }  // namespace detail
 
-/// Decodes an image file with stb_image into RGB floats in [0, 1]: JPEG (baseline and progressive),
-/// PNG (8 and 16 bit; grey, grey+alpha, RGB, RGBA, palette), BMP, TGA, GIF (its first frame), PSD,
-/// HDR and PNM. Grey becomes RGB and alpha is dropped (as PIL's convert("RGB") does); 16-bit files
-/// keep their precision; HDR's linear values are mapped to display values as stb_image does
-/// (v^(1/2.2), clamped to [0, 1]) without its rounding to 8 bits. Images of more than `max_pixels`
-/// pixels are refused before they are decoded.
+/// Decodes an image held in memory into RGB floats in [0, 1]. The format comes from the first bytes: JPEG
+/// (baseline, progressive; grey, RGB, CMYK, YCCK) and PNG (every bit depth and colour type, interlaced or not)
+/// through libjpeg-turbo and libpng when fmviz is built with them (FMVIZ_HAVE_LIBJPEG / FMVIZ_HAVE_LIBPNG, set
+/// by the CMake package when it finds them), else through stb_image; BMP, TGA, GIF (its first frame) and PSD
+/// through stb_image. Grey becomes RGB and alpha is dropped, as PIL's convert("RGB") does; a JPEG gives PIL's
+/// pixels exactly (with libjpeg); 16-bit files keep their precision. Radiance HDR and PNM are refused (stb_image's
+/// readers of them are unsafe on crafted files). Images of more than `max_pixels` pixels are refused before they
+/// are decoded. `name` is what errors quote (a path).
+inline RgbImage decode_image(const unsigned char* data, std::size_t size, const std::string& name,
+                             std::size_t max_pixels = 100'000'000) {
+  if (size == 0) throw Error(name, "image", "cannot decode: the file is empty");
+  const detail::ImageFormat format = detail::sniff_format(data, size);
+  switch (format) {
+    case detail::ImageFormat::refused_hdr:
+    case detail::ImageFormat::refused_pnm:
+    case detail::ImageFormat::refused_pic:
+      throw Error(name, "image", std::string("unsupported format: ") + detail::format_name(format) + " (fmviz reads " +
+                                     detail::supported_formats + ")");
+#if defined(FMVIZ_HAVE_LIBJPEG)
+    case detail::ImageFormat::jpeg: {
+      detail::JpegDecoder decoder(data, size, name);
+      return detail::decode_with(decoder, name, max_pixels);
+    }
+#endif
+#if defined(FMVIZ_HAVE_LIBPNG)
+    case detail::ImageFormat::png: {
+      detail::PngDecoder decoder(data, size, name);
+      return detail::decode_with(decoder, name, max_pixels);
+    }
+#endif
+    default: break;
+  }
+  RgbImage img;
+  detail::stb_decode(data, size, format, name, img.width, img.height, img.pixels,
+                     [&](std::size_t w, std::size_t h) { detail::check_pixel_count(name, w, h, max_pixels); });
+  return img;
+}
+
+/// Which library decodes which format in this build, e.g. "JPEG libjpeg, PNG libpng, BMP GIF PSD TGA stb_image".
+inline std::string image_decoders() {
+#if defined(FMVIZ_HAVE_LIBJPEG)
+  std::string jpeg = "JPEG libjpeg", stb;
+#else
+  std::string jpeg, stb = "JPEG ";
+#endif
+#if defined(FMVIZ_HAVE_LIBPNG)
+  const std::string png = "PNG libpng";
+#else
+  const std::string png;
+  stb += "PNG ";
+#endif
+  std::string all = jpeg;
+  if (!png.empty()) all += (all.empty() ? "" : ", ") + png;
+  return all + (all.empty() ? "" : ", ") + stb + "BMP GIF PSD TGA stb_image";
+}
+
+/// Reads and decodes an image file: see decode_image.
 inline RgbImage read_image(const std::string& path, std::size_t max_pixels = 100'000'000) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status))
     throw Error(path, "image", "cannot open: " + (ec ? ec.message() : std::string("no such file")));
   if (!std::filesystem::is_regular_file(status)) throw Error(path, "image", "cannot open: not a regular file");
-  std::unique_ptr<std::FILE, detail::FileClose> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw Error(path, "image", std::string("cannot open: ") + std::strerror(errno));
-  if (std::fseek(file.get(), 0, SEEK_END) != 0) throw Error(path, "image", "cannot seek");
-  const long file_size = std::ftell(file.get());
-  std::rewind(file.get());
-  if (file_size == 0) throw Error(path, "image", "cannot decode: the file is empty");
-
-  int w = 0, h = 0, channels = 0;
-  if (!stbi_info_from_file(file.get(), &w, &h, &channels)) {
-    const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown error";
-    std::uint64_t png_w = 0, png_h = 0;
-    if (detail::png_dimensions(file.get(), png_w, png_h)) detail::check_pixel_count(path, png_w, png_h, max_pixels);
-    throw Error(path, "image", "cannot decode: " + reason);
-  }
-  detail::check_pixel_count(path, static_cast<std::uint64_t>(w > 0 ? w : 0), static_cast<std::uint64_t>(h > 0 ? h : 0),
-                            max_pixels);
-  const std::string dims = std::to_string(w) + " x " + std::to_string(h);
-
-  RgbImage img;
-  const auto take = [&](auto* data, double scale) {
-    if (!data) throw Error(path, "image", std::string("cannot decode: ") + (stbi_failure_reason() ? stbi_failure_reason() : "unknown error"));
-    std::unique_ptr<void, detail::StbFree> owner(data);
-    if (w <= 0 || h <= 0 || static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_pixels)
-      throw Error(path, "size", "decoded image is " + std::to_string(w) + " x " + std::to_string(h) + " pixels, not " + dims);
-    img.width = static_cast<std::size_t>(w);
-    img.height = static_cast<std::size_t>(h);
-    img.pixels.resize(img.width * img.height * 3);
-    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<float>(static_cast<double>(data[i]) * scale);
-  };
-  if (stbi_is_hdr_from_file(file.get())) {
-    take(stbi_loadf_from_file(file.get(), &w, &h, &channels, 3), 1.0);
-    for (float& v : img.pixels) {
-      const double d = v > 0.0f ? std::pow(static_cast<double>(v), 1.0 / 2.2) : 0.0;
-      v = static_cast<float>(d < 1.0 ? d : 1.0);
-    }
-  } else if (stbi_is_16_bit_from_file(file.get())) {
-    take(stbi_load_from_file_16(file.get(), &w, &h, &channels, 3), 1.0 / 65535.0);
-  } else {
-    take(stbi_load_from_file(file.get(), &w, &h, &channels, 3), 1.0 / 255.0);
-  }
-  return img;
+  const detail::MappedFile file(path);
+  return decode_image(file.data(), file.size(), path, max_pixels);
 }
 
 /// Resizes to width x height like torch.nn.functional.interpolate(mode="bilinear", align_corners=False,

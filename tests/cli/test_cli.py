@@ -3,12 +3,14 @@
 
 Run by CTest with FMVIZ_CLI (the executable) and FMVIZ_TEST_DATA (the generated fixtures) set.
 """
+import glob
 import json
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
+import time
 import unittest
 import zlib
 
@@ -22,6 +24,7 @@ MANIFEST = json.load(open(os.path.join(REF, "manifest.json")))
 CONVS = MANIFEST["conv_layers"]
 PHOTO = os.path.join(REF, MANIFEST["input"]["decoded_png"])  # losslessly re-encoded: no JPEG decoder differences
 TOLERANCE = 1e-4
+FUZZ_REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "regressions")
 
 
 def weights(key):
@@ -221,9 +224,10 @@ class Outputs(CliCase):
             self.assert_one_line_error(proc, "--batch")
 
     def test_every_image_kind_runs_through(self):
-        kinds = ["jpeg_baseline.jpg", "jpeg_progressive.jpg", "jpeg_grey.jpg", "png_grey.png", "png_la.png", "png_rgba.png",
-                 "png_palette.png", "png_rgb16.png", "png_grey16.png", "bmp_rgb.bmp", "bmp_palette.bmp", "tga_rgb.tga",
-                 "tga_rle_rgba.tga", "gif_anim.gif", "psd_rgb.psd", "hdr_rgb.hdr", "exact224.png"]
+        kinds = ["jpeg_baseline.jpg", "jpeg_progressive.jpg", "jpeg_grey.jpg", "jpeg_cmyk.jpg", "png_grey.png", "png_la.png",
+                 "png_rgba.png", "png_palette.png", "png_rgb16.png", "png_grey16.png", "png_interlaced.png", "bmp_rgb.bmp",
+                 "bmp_palette.bmp", "tga_rgb.tga", "tga_rle_rgba.tga", "gif_anim.gif", "psd_rgb.psd", "psd_rgba_rle.psd",
+                 "exact224.png"]
         out = os.path.join(self.tmp, "out")
         args = [a for k in kinds for a in ("-i", os.path.join(IMAGES, k))]
         self.run_cli("-w", weights("raw_convs"), *args, "-o", out, "--layers", "conv1_1", "--npy", "-q", expect=0)
@@ -232,6 +236,27 @@ class Outputs(CliCase):
             a = np.load(os.path.join(folder, "conv1_1.npy"))
             self.assertEqual(a.shape, (64, 224, 224), k)
             self.assertTrue(np.isfinite(a).all(), k)
+
+    def test_jpeg_photo_matches_pytorch_reading_it_with_pil(self):
+        # A 224x224 JPEG (no resize): fmviz must decode it to PIL's pixels for its activations to match.
+        version = self.run_cli("--version", expect=0).stdout
+        if "JPEG libjpeg" not in version:
+            self.skipTest("fmviz is built without libjpeg (" + version.strip() + "): JPEGs go through stb_image")
+        j = MANIFEST["jpeg224"]
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("-w", os.path.join(REF, j["weights"]), "-i", os.path.join(REF, j["image"]), "-o", out, "--npy", "-q",
+                     expect=0)
+        self.assert_matches(out, j["dir"])
+
+    def test_an_image_named_like_the_index_page_gets_another_folder(self):
+        # index.html.png would take the folder "index.html", where the top-level page must go.
+        named = os.path.join(self.tmp, "index.html.png")
+        shutil.copy(os.path.join(IMAGES, "png_rgb.png"), named)
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("-w", weights("raw_convs"), "-i", named, "-i", os.path.join(IMAGES, "bmp_rgb.bmp"), "-o", out,
+                     "--layers", "conv1_1", "-q", expect=0)
+        self.assertTrue(os.path.isfile(os.path.join(out, "index.html")))
+        self.assertTrue(os.path.isfile(os.path.join(out, "index.html-2", "index.html")))
 
     def test_progress_lines(self):
         out = os.path.join(self.tmp, "out")
@@ -268,7 +293,7 @@ class CommandLine(CliCase):
             self.assertIn(flag, proc.stdout)
 
     def test_version(self):
-        self.assertRegex(self.run_cli("--version", expect=0).stdout, r"^fmviz \d+\.\d+\.\d+\n$")
+        self.assertRegex(self.run_cli("--version", expect=0).stdout, r"^fmviz \d+\.\d+\.\d+ \(images: [^\n]*stb_image\)\n$")
 
     def test_bad_flags(self):
         w, i = weights("raw_convs"), PHOTO
@@ -339,6 +364,62 @@ class BadInputs(CliCase):
     def test_unknown_last_layer(self):
         self.expect_failure(weights("raw_convs"), PHOTO, "conv9_9", extra=("--last-layer", "conv9_9"))
 
+    def test_hostile_images(self):
+        # Files made to break decoders: each gives one line and exit status 1, and nothing is left behind. With
+        # valgrind installed, each is read again under it (memcheck, with the decoders' own memory errors
+        # counted too): it must report nothing.
+        decodable = ["hostile_psd_matte.psd", "hostile_dht_missing.jpg"]  # valid enough: PIL decodes them too
+        names = sorted(f for f in os.listdir(IMAGES) if f.startswith("hostile_") and f not in decodable)
+        self.assertGreaterEqual(len(names), 12)
+        paths = [os.path.join(IMAGES, n) for n in names] + sorted(glob.glob(os.path.join(FUZZ_REGRESSIONS, "image_*")))
+        valgrind = shutil.which("valgrind")
+        if os.environ.get("FMVIZ_SANITIZERS"):
+            valgrind = None
+            print("skipped: the valgrind part (this CLI is built with " + os.environ["FMVIZ_SANITIZERS"] + ")")
+        elif not valgrind:
+            print("skipped: the valgrind part (valgrind not installed; Debian package valgrind)")
+        for path in paths:
+            name = os.path.basename(path)
+            with self.subTest(image=name):
+                args = ("-w", weights("raw_convs"), "--last-layer", "conv1_1", "--size", "32", "-i", path, "-q")
+                out = os.path.join(self.tmp, "out-" + name)
+                proc = self.run_cli(*args, "-o", out, expect=1)
+                self.assert_one_line_error(proc, name)
+                self.assert_no_files(out)
+                if valgrind:
+                    proc = subprocess.run([valgrind, "-q", "--error-exitcode=99", "--track-origins=yes", CLI, *args, "-o", out],
+                                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+                    self.assertEqual(proc.returncode, 1, f"valgrind on {name}:\n{proc.stderr}")
+                    self.assert_one_line_error(proc, name)
+        for name in decodable:
+            with self.subTest(image=name):
+                out = os.path.join(self.tmp, "out-" + name)
+                self.run_cli("-w", weights("raw_convs"), "--last-layer", "conv1_1", "--size", "32", "-i",
+                             os.path.join(IMAGES, name), "-o", out, "-q", expect=0)
+
+    def test_refused_formats_say_which_are_read(self):
+        self.expect_failure(weights("raw_convs"), os.path.join(IMAGES, "hdr_rgb.hdr"), "unsupported format: Radiance HDR",
+                            "JPEG, PNG, BMP, GIF, PSD and TGA")
+
+    def test_pixel_limit_is_an_option(self):
+        big = os.path.join(IMAGES, "png_rgb.png")  # 48 x 36 = 1728 pixels
+        self.expect_failure(weights("raw_convs"), big, "1728 pixels, more than the limit of 1000", "--max-pixels",
+                            extra=("--max-pixels", "1000"))
+        out = os.path.join(self.tmp, "ok")
+        self.run_cli("-w", weights("raw_convs"), "-i", big, "-o", out, "--layers", "conv1_1", "--max-pixels", "1728", "-q",
+                     expect=0)
+
+    def test_pictures_too_large_fail_before_any_work(self):
+        # --size 4096 makes conv1_1's grid of 16 cells 32786 x 8198 pixels: refused before the weights run, at once.
+        out = os.path.join(self.tmp, "out")
+        start = time.monotonic()
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--size", "4096", expect=1)
+        elapsed = time.monotonic() - start
+        self.assert_one_line_error(proc, "conv1_1", "--size 4096", "picture would be")
+        self.assert_no_files(out)
+        self.assertFalse(os.path.exists(out))
+        self.assertLess(elapsed, 60, "the size check came after the forward")  # the forward alone takes minutes
+
     def test_broken_images(self):
         for name in ["broken_empty.png", "broken_random.png", "broken_truncated.png", "broken_truncated.jpg",
                      "broken_text.jpg", "broken_huge.png", "broken_large.png"]:
@@ -365,22 +446,15 @@ class BadInputs(CliCase):
         for threads in ("1", "2"):
             proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "-q", "--threads", threads, expect=1)
             self.assert_one_line_error(proc, "conv3_1.png")
-            self.assertFalse([f for f in os.listdir(out) if ".tmp" in f], os.listdir(out))
-            self.assertFalse(os.path.exists(os.path.join(out, "index.html")))
-            from PIL import Image
-            for f in os.listdir(out):
-                if f.endswith(".png") and os.path.isfile(os.path.join(out, f)):
-                    Image.open(os.path.join(out, f)).load()
+            # The pictures written before the failure are taken back: only the obstacle is left.
+            self.assertEqual(os.listdir(out), ["conv3_1.png"])
 
     def test_failed_write_leaves_no_partial_file(self):
         out = os.path.join(self.tmp, "out")
         os.makedirs(os.path.join(out, "conv2_1.npy"))  # a folder where a file must go: the rename fails
         proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--npy", "-q", expect=1)
         self.assert_one_line_error(proc, "conv2_1.npy")
-        self.assertFalse([f for f in os.listdir(out) if ".tmp" in f], os.listdir(out))
-        for f in os.listdir(out):  # what was written before the failure is whole
-            if f.endswith(".npy") and os.path.isfile(os.path.join(out, f)):
-                self.assertEqual(np.load(os.path.join(out, f)).ndim, 3)
+        self.assertEqual(os.listdir(out), ["conv2_1.npy"])  # conv1_1.npy and conv1_2.npy were taken back
 
 
 if __name__ == "__main__":

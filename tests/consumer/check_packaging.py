@@ -27,7 +27,8 @@ def version_tuple(text):
 
 
 # What each CMake dependency is called in vcpkg and in Conan (OpenMP comes with the compiler).
-DEPENDENCY_NAMES = {"Eigen3": ("eigen3", "eigen"), "nlohmann_json": ("nlohmann-json", "nlohmann_json"), "stb": ("stb", "stb")}
+DEPENDENCY_NAMES = {"Eigen3": ("eigen3", "eigen"), "nlohmann_json": ("nlohmann-json", "nlohmann_json"), "stb": ("stb", "stb"),
+                    "JPEG": ("libjpeg-turbo", "libjpeg-turbo"), "PNG": ("libpng", "libpng")}
 
 
 def cmake_facts(source):
@@ -39,6 +40,10 @@ def cmake_facts(source):
             deps[name] = ver or None
     if os.path.exists(os.path.join(source, "cmake", "FmvizStb.cmake")) and "include(FmvizStb)" in top:
         deps["stb"] = None
+    decoders = os.path.join(source, "cmake", "FmvizDecoders.cmake")
+    if os.path.exists(decoders) and "include(FmvizDecoders)" in top:
+        for name in re.findall(r"find_package\(\s*(\w+)", read(decoders)):
+            deps[name] = None
     # Every cache option fmviz declares, in CMakeLists.txt files and cmake/*.cmake.
     options = set()
     for path in glob.glob(os.path.join(source, "CMakeLists.txt")) + glob.glob(os.path.join(source, "cmake", "*.cmake")):
@@ -170,6 +175,9 @@ def main():
         check(os.path.isfile(os.path.join(prefix, module)), f"conanfile.py: build module {module} is not where cmake --install puts it")
     for variable in cache_variables:
         check(variable in options, f"conanfile.py sets {variable}, which fmviz does not declare")
+    defines = set(getattr(recipe.cpp_info, "defines", []))
+    check({"FMVIZ_HAVE_LIBJPEG", "FMVIZ_HAVE_LIBPNG"} <= defines, f"conanfile.py: cpp_info.defines {sorted(defines)} lack the decoders' definitions")
+    check(cache_variables.get("FMVIZ_USE_LIBJPEG") and cache_variables.get("FMVIZ_USE_LIBPNG"), "conanfile.py does not build with libjpeg and libpng")
     exported = recipe.exports_sources
     for needed in ("CMakeLists.txt", "cmake/*", "include/*"):
         check(needed in exported, f"conanfile.py: exports_sources lacks {needed}")
@@ -189,6 +197,14 @@ def main():
     ho = args.headeronly_prefix
     check("OpenMP" not in read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizTargets.cmake")), "the no-OpenMP install still links OpenMP")
     check("openmp" not in read(os.path.join(ho, "share", "pkgconfig", "fmviz.pc")), "the no-OpenMP fmviz.pc still has OpenMP flags")
+
+    # The decoders the build found are in the package: targets, config and pkg-config agree.
+    config = read(os.path.join(prefix, config_path, "fmvizConfig.cmake"))
+    pc = read(os.path.join(prefix, "share", "pkgconfig", "fmviz.pc"))
+    check("fmviz::decoders" in targets, "fmvizTargets.cmake does not link fmviz::decoders")
+    check("FmvizDecoders.cmake" in config, "fmvizConfig.cmake does not find the decoders again")
+    for macro, module in (("FMVIZ_HAVE_LIBJPEG", "libjpeg"), ("FMVIZ_HAVE_LIBPNG", "libpng")):
+        check(macro in pc and module in pc, f"fmviz.pc lacks {module} (this machine has it; the build found it)")
 
     if not glob.glob(os.path.join(source, "LICENSE*")):
         print("NOTE: no LICENSE file at the repository root; the vcpkg port (vcpkg_install_copyright) and the Conan recipe need one")

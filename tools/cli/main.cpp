@@ -42,10 +42,42 @@ bool stderr_is_terminal() {
 #endif
 }
 
-// Folder names from file stems, made unique ("cat", "cat-2", ...).
+// What this run has created, so that a failure can take it all back: no run leaves part of its output.
+struct CreatedOutput {
+  std::vector<fs::path> files, folders;  // in creation order
+
+  // Creates `dir` and the parents it needs, remembering the ones that did not exist.
+  void create_folders(const fs::path& dir) {
+    std::vector<fs::path> missing;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+      throw fmviz::Error(dir.string(), "out", "cannot create output folder" + (ec ? ": " + ec.message() : std::string()));
+    folders.insert(folders.end(), missing.rbegin(), missing.rend());
+  }
+
+  void roll_back() noexcept {
+    std::error_code ec;
+    for (auto f = files.rbegin(); f != files.rend(); ++f) fs::remove(*f, ec);
+    for (auto d = folders.rbegin(); d != folders.rend(); ++d) fs::remove(*d, ec);  // only removes empty folders
+    files.clear();
+    folders.clear();
+  }
+};
+
+CreatedOutput created;
+
+// The names fmviz writes at the top of the output folder: no image's folder may take them.
+const std::set<std::string> reserved_names = {"index.html"};
+
+// Folder names from file stems, made unique ("cat", "cat-2", ...) and never one of reserved_names.
 std::vector<std::string> output_folders(const std::vector<std::string>& images) {
   std::vector<std::string> names;
-  std::set<std::string> used;
+  std::set<std::string> used = reserved_names;
   for (const std::string& path : images) {
     std::string stem = fs::path(path).stem().string();
     if (stem.empty() || stem == "." || stem == "..") stem = "image";
@@ -120,10 +152,12 @@ void write_pictures(std::vector<Picture>& pictures) {
     return pictures[a].image.pixels.size() > pictures[b].image.pixels.size();
   });
   std::vector<std::exception_ptr> errors(pictures.size());
+  std::vector<char> written(pictures.size(), 0);
   fmviz::detail::parallel_for(order.size(), [&](std::size_t k) {
     Picture& picture = pictures[order[k]];
     try {
       fmviz::write_png(picture.path.string(), picture.image);
+      written[order[k]] = 1;
     } catch (const fmviz::Error&) {
       errors[order[k]] = std::current_exception();
     } catch (const std::bad_alloc&) {
@@ -135,6 +169,8 @@ void write_pictures(std::vector<Picture>& pictures) {
     }
     picture.image = fmviz::Image8();  // done with it
   });
+  for (std::size_t i = 0; i < pictures.size(); ++i)
+    if (written[i]) created.files.push_back(pictures[i].path);
   for (const std::exception_ptr& error : errors)
     if (error) std::rethrow_exception(error);
 }
@@ -154,6 +190,24 @@ std::size_t bytes_per_image(const fmviz::Network<float>& net, const Options& o, 
     shape = out;
   }
   return largest_pair + (record_all ? recorded : 0);
+}
+
+// Checks the size of every grid the run will draw before anything runs: a picture too large fails the run
+// at once, not after minutes of forwards.
+void check_picture_sizes(const fmviz::Network<float>& net, const Options& o, const Plan& plan) {
+  fmviz::Shape shape{1, 3, o.size, o.size};
+  const std::size_t last = net.last_index(plan.stop_after);
+  for (std::size_t i = 0; i <= last; ++i) {
+    const auto& layer = net.layers()[i];
+    shape = std::visit([&](const auto& op) { return op.output_shape(shape); }, layer.op);
+    if (layer.info.kind != fmviz::LayerKind::conv2d) continue;
+    if (std::find(plan.layers.begin(), plan.layers.end(), layer.info.name) == plan.layers.end()) continue;
+    try {
+      (void)fmviz::grid_size(shape, o.grid);
+    } catch (const fmviz::Error& e) {
+      throw fmviz::Error({}, layer.info.name, std::string(e.what()) + " at --size " + std::to_string(o.size));
+    }
+  }
 }
 
 // Images per forward: --batch, else as many as fit in batch_memory_budget, at most default_batch_limit.
@@ -200,6 +254,7 @@ int run(const Options& o) {
   const Plan plan = plan_layers(net, o);
   if (o.filters && !net.has_layer("conv1_1")) throw fmviz::Error(o.weights, "conv1_1", "--filters needs conv1_1");
   net.output_shape({1, 3, o.size, o.size}, plan.stop_after);  // a size the network cannot take fails here
+  check_picture_sizes(net, o, plan);
   const bool record_all = o.grid.scope == fmviz::NormScope::network;
   const std::size_t batch = choose_batch(o, bytes_per_image(net, o, plan, record_all));
   const std::size_t forwards = (o.images.size() + batch - 1) / batch;
@@ -211,6 +266,7 @@ int run(const Options& o) {
   fmviz::ImageOptions image_options;
   image_options.size = o.size;
   image_options.preset = o.preset;
+  image_options.max_pixels = o.max_pixels;
   std::vector<fmviz::RgbImage> photos;
   for (const std::string& path : o.images) photos.push_back(fmviz::read_image(path, image_options.max_pixels));
   std::size_t convs_run = 0;
@@ -229,10 +285,7 @@ int run(const Options& o) {
       job.index = first + k;
       const std::size_t n = job.index;
       job.dir = several ? fs::path(o.out) / folders[n] : fs::path(o.out);
-      std::error_code ec;
-      fs::create_directories(job.dir, ec);
-      if (ec || !fs::is_directory(job.dir))
-        throw fmviz::Error(job.dir.string(), "out", "cannot create output folder" + (ec ? ": " + ec.message() : std::string()));
+      created.create_folders(job.dir);
       job.seen = o.size == photos[n].width && o.size == photos[n].height ? photos[n] : fmviz::resize_bilinear(photos[n], o.size, o.size);
       job.page.title = "fmviz: " + fs::path(o.images[n]).filename().string();
       job.page.input_name = o.images[n];
@@ -249,7 +302,10 @@ int run(const Options& o) {
     // pictures for later.
     const auto draw = [&](ImageJob& job, const std::string& name, const fmviz::Tensor<float>& a, const fmviz::GridOptions& grid_options) {
       fmviz::Grid grid = fmviz::make_grid(a, grid_options);
-      if (o.npy) fmviz::write_npy((job.dir / (name + ".npy")).string(), a, {a.dim(1), a.dim(2), a.dim(3)});
+      if (o.npy) {
+        fmviz::write_npy((job.dir / (name + ".npy")).string(), a, {a.dim(1), a.dim(2), a.dim(3)});
+        created.files.push_back(job.dir / (name + ".npy"));
+      }
       const fmviz::ValueRange range = fmviz::value_range(a);
       fmviz::GalleryLayer layer{name, name + ".png", grid.image.width, grid.image.height, {a.dim(1), a.dim(2), a.dim(3)},
                                 range.lo, range.hi, grid.channels, {}};
@@ -338,12 +394,16 @@ int run(const Options& o) {
       }
       write_pictures(job.pictures);
       fmviz::write_gallery((job.dir / "index.html").string(), job.page);
+      created.files.push_back(job.dir / "index.html");
       index.push_back({fs::path(o.images[job.index]).filename().string(), folders[job.index], folders[job.index] + "/input.png"});
       if (!o.quiet)
         std::cerr << "wrote " << job.drawn << " layers to " << job.dir.string() << " (" << seconds_since(start) << ")\n";
     }
   }
-  if (several) fmviz::write_gallery_index((fs::path(o.out) / "index.html").string(), "fmviz: " + std::to_string(index.size()) + " images", index);
+  if (several) {
+    fmviz::write_gallery_index((fs::path(o.out) / "index.html").string(), "fmviz: " + std::to_string(index.size()) + " images", index);
+    created.files.push_back(fs::path(o.out) / "index.html");
+  }
   if (!o.quiet) std::cerr << "open " << (fs::path(o.out) / "index.html").string() << " to see them\n";
   return 0;
 }
@@ -363,12 +423,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options.version) {
-    std::cout << "fmviz " << FMVIZ_VERSION_STRING << "\n";
+    std::cout << "fmviz " << FMVIZ_VERSION_STRING << " (images: " << fmviz::image_decoders() << ")\n";
     return 0;
   }
   try {
     return run(options);
   } catch (const UsageError& e) {
+    created.roll_back();
     std::cerr << "fmviz: " << e.message << " (see fmviz --help)\n";
     return 2;
   } catch (const fmviz::Error& e) {
@@ -378,5 +439,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "fmviz: error: " << e.what() << "\n";
   }
+  created.roll_back();  // silently: the error stays one line
   return 1;
 }

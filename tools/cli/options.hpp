@@ -18,7 +18,7 @@ a grid of its feature maps (by default the classic tutorial's figure: the first 
 required:
   -w, --weights FILE      VGG16 weights: raw float32 .bin (conv stack or full model, torchvision
                           state_dict order) or .safetensors (F32/F16/BF16, torchvision or timm names)
-  -i, --image FILE        an image (JPEG, PNG, BMP, TGA, GIF, PSD, HDR); repeat for several
+  -i, --image FILE        an image (JPEG, PNG, BMP, TGA, GIF, PSD); repeat for several
 
 output:
   -o, --out DIR           output folder (default: fmviz-out); with several images, one sub-folder
@@ -53,6 +53,8 @@ network:
                           input normalisation: ImageNet mean/std on RGB (default), or the original
                           VGG release's BGR 0-255 minus the mean
       --size N            resize images to N x N before the network (default 224)
+      --max-pixels N      refuse images of more than N pixels (width x height) before decoding
+                          them (default 100000000: 100 megapixels take about 1.2 GB as floats)
       --threads N         threads to use (default and most: all cores)
       --batch N           images per forward (default: up to 8, as many as fit in 1 GiB of layer
                           outputs); the pictures do not depend on it
@@ -87,6 +89,7 @@ struct Options {
   std::string last_layer;
   fmviz::Preset preset = fmviz::Preset::torchvision;
   std::size_t size = 224;
+  std::size_t max_pixels = fmviz::ImageOptions{}.max_pixels;
   int threads = 0;
   std::size_t batch = 0;  // images per forward; 0: chosen by memory
   fmviz::ConvAlgorithm algorithm = fmviz::ConvAlgorithm::automatic;
@@ -210,6 +213,7 @@ inline Options parse_args(int argc, char** argv) {
       else if (v == "caffe") o.preset = fmviz::Preset::caffe;
       else throw UsageError{"--preset expects torchvision or caffe, got '" + v + "'"};
     } else if (arg == "--size") o.size = parse_count(arg, take_value(), 32, 4096);
+    else if (arg == "--max-pixels") o.max_pixels = parse_count(arg, take_value(), 1, std::size_t(1) << 40);
     else if (arg == "--threads") o.threads = static_cast<int>(parse_count(arg, take_value(), 1, 1024));
     else if (arg == "--batch") o.batch = parse_count(arg, take_value(), 1, 64);
     else if (arg == "--conv-algorithm") {

@@ -15,6 +15,8 @@ vcpkg_cmake_configure(
     -DFMVIZ_BUILD_BENCH=OFF
     -DFMVIZ_BUILD_CLI=OFF
     -DFMVIZ_STB_USE_LIBRARY=OFF
+    -DFMVIZ_USE_LIBJPEG=ON
+    -DFMVIZ_USE_LIBPNG=ON
 )
 vcpkg_cmake_install()
 vcpkg_cmake_config_fixup(PACKAGE_NAME fmviz CONFIG_PATH share/cmake/fmviz)
