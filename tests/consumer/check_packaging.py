@@ -197,6 +197,9 @@ def main():
     ho = args.headeronly_prefix
     check("OpenMP" not in read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizTargets.cmake")), "the no-OpenMP install still links OpenMP")
     check("openmp" not in read(os.path.join(ho, "share", "pkgconfig", "fmviz.pc")), "the no-OpenMP fmviz.pc still has OpenMP flags")
+    ho_pc = read(os.path.join(ho, "share", "pkgconfig", "fmviz.pc"))
+    check("libjpeg" not in ho_pc and "FMVIZ_HAVE" not in ho_pc, "the install without decoders still asks for libjpeg/libpng")
+    check("fmviz::decoders" in read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizTargets.cmake")), "the install without decoders lacks fmviz::decoders (empty, but named)")
 
     # The decoders the build found are in the package: targets, config and pkg-config agree.
     config = read(os.path.join(prefix, config_path, "fmvizConfig.cmake"))
