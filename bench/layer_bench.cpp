@@ -125,6 +125,32 @@ int main(int argc, char** argv) {
     const std::vector<double> stack = time_runs(runs, [&] { (void)net.forward(x); });
     std::printf("features, %d threads, batch %zu: median %.4f s\n", fmviz::thread_count(), batch, median(stack));
 
+    // Where a whole forward's time goes, layer by layer inside it (a visitor sees each output, so each conv and
+    // its ReLU run apart here): a layer can take longer here than alone, where its weights stay in cache.
+    if (!stack_only) {
+      std::vector<std::string> names;
+      std::vector<std::vector<double>> shares;
+      for (int r = 0; r < runs; ++r) {
+        std::size_t i = 0;
+        auto last = std::chrono::steady_clock::now();
+        net.forward(x, [&](const fmviz::LayerInfo& info, const fmviz::Tensor<float>&) {
+          const auto now = std::chrono::steady_clock::now();
+          if (r == 0) names.push_back(info.name), shares.emplace_back();
+          shares[i++].push_back(std::chrono::duration<double>(now - last).count());
+          last = now;
+        });
+      }
+      double convs = 0, others = 0;
+      std::printf("inside the forward (ms, median):");
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const double t = median(shares[i]);
+        const bool conv = names[i].rfind("conv", 0) == 0;
+        (conv ? convs : others) += t;
+        if (conv) std::printf(" %s %.2f", names[i].c_str(), t * 1e3);
+      }
+      std::printf("; convs %.2f, ReLU and pooling %.2f\n", convs * 1e3, others * 1e3);
+    }
+
     if (!json.empty()) {
       std::ofstream out(json);
       out << "{\"impl\": \"fmviz\", \"version\": \"" << FMVIZ_VERSION_STRING << "\", \"threads\": " << fmviz::thread_count()

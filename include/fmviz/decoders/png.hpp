@@ -95,8 +95,11 @@ class PngDecoder {
   bool guarded_setup() {
     if (setjmp(png_jmpbuf(png_))) return false;
     png_set_read_fn(png_, &source_, &PngDecoder::on_read);
-    // Sizes are checked by the caller against its pixel limit; libpng's own limits (a million pixels a side,
-    // 8 MiB per ancillary chunk) stay as a second fence.
+    // Sizes are checked by the caller against its pixel limit. libpng's own limits are set here rather than left
+    // to the build's defaults: at most 8 MiB for any chunk other than the pixels (compressed text and colour
+    // profiles included, once inflated), at most 1000 such chunks.
+    png_set_chunk_malloc_max(png_, png_alloc_size_t(8) << 20);
+    png_set_chunk_cache_max(png_, 1000);
     return true;
   }
 
