@@ -324,21 +324,26 @@ TEST_CASE("reference: load_image on the JPEG reproduces the torchvision input te
   (void)mean_err;
 }
 
-TEST_CASE("reference: a 224x224 JPEG photo gives PyTorch's activations (PIL decoding) on all 13 layers", "[reference][image]") {
-  const nlohmann::json& j = manifest().at("jpeg224");
-  fmviz::ImageOptions options;
-  options.preset = fmviz::Preset::torchvision;
-  const Tensor<float> x = fmviz::load_image<float>(ref_path(j.at("image").get<std::string>()), options);
-  const Tensor<float>& ref_input = reference(j.at("dir").get<std::string>() + "/input.npy");
-  REQUIRE(x.shape() == ref_input.shape());
-  double input_err = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) input_err = std::max(input_err, std::abs(double(x[i]) - double(ref_input[i])));
-  report("JPEG 224 photo", "input", input_err);
-  CHECK(input_err <= 1e-5);
-  const fmviz::Network<float> net = fmviz::load_vgg16<float>(ref_path(j.at("weights").get<std::string>()));
-  fmviz::ActivationRecorder<float> rec;
-  (void)net.forward(x, rec);
-  check_layers(rec, j.at("dir").get<std::string>(), all_convs, "JPEG 224 photo");
+TEST_CASE("reference: 224x224 JPEG photos give PyTorch's activations (PIL decoding) on all 13 layers", "[reference][image]") {
+  const nlohmann::json& photos = manifest().at("jpeg224");
+  REQUIRE(photos.size() >= 1);
+  for (const nlohmann::json& j : photos) {
+    const std::string image = j.at("image").get<std::string>();
+    INFO(image);
+    fmviz::ImageOptions options;
+    options.preset = fmviz::Preset::torchvision;
+    const Tensor<float> x = fmviz::load_image<float>(ref_path(image), options);
+    const Tensor<float>& ref_input = reference(j.at("dir").get<std::string>() + "/input.npy");
+    REQUIRE(x.shape() == ref_input.shape());
+    double input_err = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) input_err = std::max(input_err, std::abs(double(x[i]) - double(ref_input[i])));
+    report("JPEG " + image, "input", input_err);
+    CHECK(input_err <= 1e-5);
+    const fmviz::Network<float> net = fmviz::load_vgg16<float>(ref_path(j.at("weights").get<std::string>()));
+    fmviz::ActivationRecorder<float> rec;
+    (void)net.forward(x, rec);
+    check_layers(rec, j.at("dir").get<std::string>(), all_convs, "JPEG " + image);
+  }
 }
 #else
 TEST_CASE("reference: load_image on the JPEG differs only by JPEG decoding (stb_image)", "[reference][image]") {

@@ -242,11 +242,13 @@ class Outputs(CliCase):
         version = self.run_cli("--version", expect=0).stdout
         if "JPEG libjpeg" not in version:
             self.skipTest("fmviz is built without libjpeg (" + version.strip() + "): JPEGs go through stb_image")
-        j = MANIFEST["jpeg224"]
-        out = os.path.join(self.tmp, "out")
-        self.run_cli("-w", os.path.join(REF, j["weights"]), "-i", os.path.join(REF, j["image"]), "-o", out, "--npy", "-q",
-                     expect=0)
-        self.assert_matches(out, j["dir"])
+        self.assertGreaterEqual(len(MANIFEST["jpeg224"]), 1)
+        for j in MANIFEST["jpeg224"]:
+            with self.subTest(image=j["image"]):
+                out = os.path.join(self.tmp, "out-" + j["image"])
+                self.run_cli("-w", os.path.join(REF, j["weights"]), "-i", os.path.join(REF, j["image"]), "-o", out, "--npy",
+                             "-q", expect=0)
+                self.assert_matches(out, j["dir"])
 
     def test_an_image_named_like_the_index_page_gets_another_folder(self):
         # index.html.png would take the folder "index.html", where the top-level page must go.
