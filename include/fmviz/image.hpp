@@ -163,20 +163,18 @@ inline RgbImage decode_image(const unsigned char* data, std::size_t size, const 
 
 /// Which library decodes which format in this build, e.g. "JPEG libjpeg, PNG libpng, BMP GIF PSD TGA stb_image".
 inline std::string image_decoders() {
+  std::string libraries, stb;
 #if defined(FMVIZ_HAVE_LIBJPEG)
-  std::string jpeg = "JPEG libjpeg", stb;
+  libraries += "JPEG libjpeg, ";
 #else
-  std::string jpeg, stb = "JPEG ";
+  stb += "JPEG ";
 #endif
 #if defined(FMVIZ_HAVE_LIBPNG)
-  const std::string png = "PNG libpng";
+  libraries += "PNG libpng, ";
 #else
-  const std::string png;
   stb += "PNG ";
 #endif
-  std::string all = jpeg;
-  if (!png.empty()) all += (all.empty() ? "" : ", ") + png;
-  return all + (all.empty() ? "" : ", ") + stb + "BMP GIF PSD TGA stb_image";
+  return libraries + stb + "BMP GIF PSD TGA stb_image";
 }
 
 /// Reads and decodes an image file: see decode_image.
