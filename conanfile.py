@@ -18,6 +18,8 @@ class FmvizConan(ConanFile):
     topics = ("vgg16", "cnn", "feature-maps", "visualization", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
+    # fmviz::fmviz never carries OpenMP (as with Eigen, the consumer chooses); with_openmp says whether the
+    # fmviz::openmp target links OpenMP (found in the consumer's CMake) or is fmviz::fmviz alone.
     options = {"with_openmp": [True, False]}
     default_options = {"with_openmp": True}
     exports_sources = "CMakeLists.txt", "cmake/*", "include/*", "LICENSE*"
@@ -48,7 +50,6 @@ class FmvizConan(ConanFile):
         tc.cache_variables["FMVIZ_BUILD_BENCH"] = False
         tc.cache_variables["FMVIZ_BUILD_CLI"] = False
         tc.cache_variables["FMVIZ_STB_USE_LIBRARY"] = False  # Conan's stb is header-only
-        tc.cache_variables["FMVIZ_USE_OPENMP"] = bool(self.options.with_openmp)
         tc.cache_variables["FMVIZ_USE_LIBJPEG"] = True
         tc.cache_variables["FMVIZ_USE_LIBPNG"] = True
         tc.generate()
@@ -76,14 +77,10 @@ class FmvizConan(ConanFile):
         self.cpp_info.set_property("cmake_target_name", "fmviz::fmviz")
         self.cpp_info.set_property("pkg_config_name", "fmviz")
         self.cpp_info.defines = ["FMVIZ_HAVE_LIBJPEG", "FMVIZ_HAVE_LIBPNG"]  # the headers decode JPEG and PNG with them
-        # fmviz::stb_implementation (compiles the header-only stb's implementation once), as in
-        # fmviz's own CMake package.
-        self.cpp_info.set_property("cmake_build_modules", [os.path.join("share", "cmake", "fmviz", "fmvizStbImplementation.cmake")])
-        if self.options.with_openmp:
-            compiler = str(self.settings.compiler)
-            flag = {"gcc": "-fopenmp", "clang": "-fopenmp", "intel-cc": "-fopenmp", "msvc": "/openmp"}.get(compiler)
-            if flag:
-                self.cpp_info.cxxflags.append(flag)
-                if compiler != "msvc":
-                    self.cpp_info.sharedlinkflags.append(flag)
-                    self.cpp_info.exelinkflags.append(flag)
+        # fmviz::stb_implementation (compiles the header-only stb's implementation once) and fmviz::openmp
+        # (fmviz::fmviz plus OpenMP::OpenMP_CXX, for threads), as in fmviz's own CMake package. No OpenMP flag is
+        # added to fmviz::fmviz: a consumer who wants threads links fmviz::openmp (or compiles with -fopenmp).
+        cmake_dir = os.path.join("share", "cmake", "fmviz")
+        openmp_module = "fmvizOpenMP.cmake" if self.options.with_openmp else "fmvizNoOpenMP.cmake"
+        self.cpp_info.set_property("cmake_build_modules", [os.path.join(cmake_dir, "fmvizStbImplementation.cmake"),
+                                                           os.path.join(cmake_dir, openmp_module)])

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     });
     std::size_t k = 0;
     for (const auto& layer : net.layers()) {
-      const auto* conv = std::get_if<fmviz::Conv2d<float>>(&layer.op);
+      const auto* conv = layer.as<fmviz::Conv2d<float>>();
       if (!conv || stack_only) continue;
       const fmviz::Tensor<float>& in = inputs[k++];
       Row r{layer.info.name, conv->algorithm_name(), in.shape(), conv->output_shape(in.shape())};

@@ -3,8 +3,7 @@
 //
 //   filters WEIGHTS OUT.png [--caffe]
 //     --caffe   the weights expect BGR input (the original Oxford release): draw their planes as RGB
-#include <fmviz/filters.hpp>
-#include <fmviz/vgg.hpp>
+#include <fmviz/fmviz.hpp>
 
 #include <iostream>
 #include <string>
@@ -24,7 +23,7 @@ int main(int argc, char** argv) try {
   fmviz::LoadOptions load;
   load.last_layer = "conv1_1";  // only the first layer's weights are needed
   const auto net = fmviz::load_vgg16<float>(argv[1], load);
-  const auto& conv = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
+  const auto& conv = net.conv("conv1_1");
   const fmviz::Grid grid = fmviz::filter_grid(conv, options);
   fmviz::write_png(argv[2], grid.image);
   std::cout << "conv1_1: " << grid.channels.size() << " filters, " << grid.rows << " x " << grid.columns << " -> " << argv[2] << "\n";

@@ -5,8 +5,7 @@
 //     --channel N   show channel N instead of the mean over all channels
 //     --caffe       Caffe input convention (BGR, 0-255, mean subtracted): the original Oxford weights
 //     --last LAYER  stop at LAYER, for a weights file that holds only the first layers (e.g. conv3_1)
-#include <fmviz/overlay.hpp>
-#include <fmviz/vgg.hpp>
+#include <fmviz/fmviz.hpp>
 
 #include <iostream>
 #include <string>

@@ -1,4 +1,4 @@
-#include <fmviz/vgg.hpp>
+#include <fmviz/fmviz.hpp>
 #include <iostream>
 int main(int argc, char** argv) {
   if (argc < 3) { std::cerr << "usage: quickstart WEIGHTS IMAGE\n"; return 2; }

@@ -4,8 +4,7 @@
 //   top_channels WEIGHTS IMAGE LAYER OUT.png [--caffe] [--last LAYER]
 //     --caffe       Caffe input convention (BGR, 0-255, mean subtracted): the original Oxford weights
 //     --last LAYER  stop at LAYER, for a weights file that holds only the first layers (e.g. conv3_1)
-#include <fmviz/grid.hpp>
-#include <fmviz/vgg.hpp>
+#include <fmviz/fmviz.hpp>
 
 #include <iostream>
 #include <string>

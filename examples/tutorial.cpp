@@ -4,8 +4,7 @@
 //   tutorial WEIGHTS IMAGE OUT_DIR [--caffe] [--last LAYER]
 //     --caffe       Caffe input convention (BGR, 0-255, mean subtracted): the original Oxford weights
 //     --last LAYER  stop at LAYER, for a weights file that holds only the first layers (e.g. conv3_1)
-#include <fmviz/grid.hpp>
-#include <fmviz/vgg.hpp>
+#include <fmviz/fmviz.hpp>
 
 #include <filesystem>
 #include <iostream>

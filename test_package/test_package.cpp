@@ -16,7 +16,7 @@ int main() {
     fmviz::load_vgg16<float>("no-such-file.safetensors");
     return 1;
   } catch (const fmviz::Error& e) {
-    std::cout << "fmviz " << FMVIZ_VERSION_STRING << ": " << e.what() << "\n";
+    std::cout << "fmviz " << FMVIZ_VERSION_STRING << " (" << fmviz::thread_count() << " threads): " << e.what() << "\n";
   }
   return decoded || recorder.size() != 0 ? 1 : 0;
 }

@@ -25,13 +25,13 @@ fmviz::Network<float> shared_network() {
     auto bias = random_tensor({out}, seed++);
     return fmviz::Conv2d<float>(std::move(weight), std::move(bias), 1, 1);
   };
-  layers.emplace_back("conv1", LayerKind::conv2d, conv(16, 3));   // GEMM (3 input channels)
-  layers.emplace_back("relu1", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("conv2", LayerKind::conv2d, conv(24, 16));  // Winograd
-  layers.emplace_back("relu2", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("pool2", LayerKind::maxpool2d, fmviz::MaxPool2d(2, 2));
-  layers.emplace_back("conv3", LayerKind::conv2d, conv(40, 24));  // Winograd, different workspace sizes
-  layers.emplace_back("relu3", LayerKind::relu, fmviz::ReLU{});
+  layers.emplace_back("conv1", conv(16, 3));   // GEMM (3 input channels)
+  layers.emplace_back("relu1", fmviz::ReLU{});
+  layers.emplace_back("conv2", conv(24, 16));  // Winograd
+  layers.emplace_back("relu2", fmviz::ReLU{});
+  layers.emplace_back("pool2", fmviz::MaxPool2d(2, 2));
+  layers.emplace_back("conv3", conv(40, 24));  // Winograd, different workspace sizes
+  layers.emplace_back("relu3", fmviz::ReLU{});
   return fmviz::Network<float>(std::move(layers));
 }
 

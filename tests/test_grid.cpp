@@ -1,8 +1,12 @@
 // make_grid: channel choice, geometry, normalisation scopes, clipping, colour, labels, legend;
 // network_range; filter_grid; PNG round trip.
+#include <fmviz/channels.hpp>
 #include <fmviz/filters.hpp>
 #include <fmviz/grid.hpp>
 #include <fmviz/png.hpp>
+#include <fmviz/recorder.hpp>
+#include <fmviz/stats.hpp>
+#include <fmviz/threads.hpp>
 #include <fmviz/detail/stb.hpp>
 
 #include <array>

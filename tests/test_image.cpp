@@ -2,6 +2,7 @@
 // Fixtures: tools/fixtures/make_images.py (expected values from PIL, references from torch).
 #include <fmviz/image.hpp>
 #include <fmviz/npy.hpp>
+#include <fmviz/threads.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -244,6 +245,22 @@ TEST_CASE("to_tensor presets") {
   REQUIRE(t.shape() == fmviz::Shape{1, 3, 2, 3});
   CHECK(t(0, 0, 1, 2) == Approx(small.pixels[3 * 5 + 2] * 255.0f - 103.939f));  // B of pixel (y 1, x 2)
   CHECK(t(0, 2, 1, 0) == Approx(small.pixels[3 * 3 + 0] * 255.0f - 123.68f));   // R of pixel (y 1, x 0)
+}
+
+TEST_CASE("presets are named, described and read back") {
+  for (const fmviz::Preset p : {fmviz::Preset::torchvision, fmviz::Preset::caffe}) {
+    CHECK(fmviz::parse_preset(fmviz::to_string(p)) == p);
+    CHECK(std::string(fmviz::describe(p)).size() > std::string(fmviz::to_string(p)).size());
+  }
+  CHECK(std::string(fmviz::to_string(fmviz::Preset::torchvision)) == "torchvision");
+  CHECK(std::string(fmviz::to_string(fmviz::Preset::caffe)) == "caffe");
+  try {
+    fmviz::parse_preset("Caffe");
+    FAIL("parse_preset accepted Caffe");
+  } catch (const fmviz::Error& e) {
+    CHECK(e.field() == "preset");
+    CHECK(std::string(e.what()) == "preset: expects torchvision or caffe, got 'Caffe'");
+  }
 }
 
 TEST_CASE("load_image matches torch's preprocessing for both presets") {

@@ -540,6 +540,37 @@ TEST_CASE("Linear: matches a direct product on random inputs", "[layers][linear]
     }
 }
 
+TEST_CASE("Linear: bands of output features on threads; the same bits for any thread count", "[layers][linear]") {
+  // 600 features make three bands, the last one short; a batch of 5 is a real GEMM, which Eigen would otherwise
+  // spread over threads of its own.
+  auto w = random_tensor({600, 300}, 610);
+  auto b = random_tensor({600}, 611);
+  auto x = random_tensor({5, 300}, 612);
+  fmviz::Linear<float> fc(w, b);
+  Tensor<float> one, two;
+  {
+    ThreadCount t(1);
+    one = fc.forward(x);
+  }
+  {
+    ThreadCount t(2);
+    two = fc.forward(x);
+#if defined(_OPENMP)
+    CHECK(fmviz::thread_count() == 2);  // Eigen's threads were turned off for the products only
+#endif
+  }
+  REQUIRE(one.shape() == Shape{5, 600});
+  CHECK(std::equal(one.begin(), one.end(), two.begin()));
+  double worst = 0;
+  for (std::size_t n = 0; n < 5; ++n)
+    for (std::size_t o = 0; o < 600; ++o) {
+      double acc = b[o];
+      for (std::size_t i = 0; i < 300; ++i) acc += double(x[n * 300 + i]) * double(w[o * 300 + i]);
+      worst = std::max(worst, std::abs(acc - double(one[n * 600 + o])));
+    }
+  CHECK(worst < 1e-4);
+}
+
 TEST_CASE("Linear: bad weights, bias and inputs throw naming the layer", "[layers][linear][errors]") {
   auto e = error_of([] { fmviz::Linear<float>(Tensor<float>::zeros({2, 3, 1}), Tensor<float>::zeros({2})); });
   REQUIRE(e);

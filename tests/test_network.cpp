@@ -44,15 +44,15 @@ struct TinyNet {
   // c1 (1->2, 3x3 pad 1), r1, p1 (2x2), c2 (2->3, 3x3 no pad), r2, gap (1x1), flat, fc (3->2), drop.
   fmviz::Network<float> build(bool with_dropout = true) const {
     std::vector<fmviz::Layer<float>> layers;
-    layers.emplace_back("c1", LayerKind::conv2d, c1);
-    layers.emplace_back("r1", LayerKind::relu, fmviz::ReLU{});
-    layers.emplace_back("p1", LayerKind::maxpool2d, fmviz::MaxPool2d(2, 2));
-    layers.emplace_back("c2", LayerKind::conv2d, c2);
-    layers.emplace_back("r2", LayerKind::relu, fmviz::ReLU{});
-    layers.emplace_back("gap", LayerKind::adaptive_avgpool2d, fmviz::AdaptiveAvgPool2d(1, 1));
-    layers.emplace_back("flat", LayerKind::flatten, fmviz::Flatten{});
-    layers.emplace_back("fc", LayerKind::linear, fc);
-    if (with_dropout) layers.emplace_back("drop", LayerKind::dropout, fmviz::Dropout{});
+    layers.emplace_back("c1", c1);
+    layers.emplace_back("r1", fmviz::ReLU{});
+    layers.emplace_back("p1", fmviz::MaxPool2d(2, 2));
+    layers.emplace_back("c2", c2);
+    layers.emplace_back("r2", fmviz::ReLU{});
+    layers.emplace_back("gap", fmviz::AdaptiveAvgPool2d(1, 1));
+    layers.emplace_back("flat", fmviz::Flatten{});
+    layers.emplace_back("fc", fc);
+    if (with_dropout) layers.emplace_back("drop", fmviz::Dropout{});
     return fmviz::Network<float>(std::move(layers), {"built by hand"});
   }
 
@@ -111,12 +111,12 @@ TEST_CASE("Network: without a visitor, each conv and its ReLU run as one pass wi
   REQUIRE(first.algorithm() == fmviz::ConvAlgorithm::gemm);
   REQUIRE(wino.algorithm() == fmviz::ConvAlgorithm::winograd);
   std::vector<fmviz::Layer<float>> layers;
-  layers.emplace_back("c1", LayerKind::conv2d, first);
-  layers.emplace_back("r1", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("c2", LayerKind::conv2d, wino);
-  layers.emplace_back("r2", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("c3", LayerKind::conv2d, strided);
-  layers.emplace_back("r3", LayerKind::relu, fmviz::ReLU{});
+  layers.emplace_back("c1", first);
+  layers.emplace_back("r1", fmviz::ReLU{});
+  layers.emplace_back("c2", wino);
+  layers.emplace_back("r2", fmviz::ReLU{});
+  layers.emplace_back("c3", strided);
+  layers.emplace_back("r3", fmviz::ReLU{});
   const fmviz::Network<float> net(std::move(layers), {});
   const auto x = random_tensor({2, 3, 19, 23}, 27);
   Log log;
@@ -176,8 +176,8 @@ TEST_CASE("Network: stop_after ends the forward early; a conv stop includes its 
 
   // A conv that is not followed by a ReLU stops on itself.
   std::vector<fmviz::Layer<float>> layers;
-  layers.emplace_back("conv", LayerKind::conv2d, tiny.c1);
-  layers.emplace_back("pool", LayerKind::maxpool2d, fmviz::MaxPool2d(2, 2));
+  layers.emplace_back("conv", tiny.c1);
+  layers.emplace_back("pool", fmviz::MaxPool2d(2, 2));
   const fmviz::Network<float> bare(std::move(layers));
   log.clear();
   bare.forward(x, Logger{&log}, "conv");
@@ -245,9 +245,9 @@ TEST_CASE("Network: an input too small fails before running, naming the layer", 
 
 TEST_CASE("Network: construction refuses duplicate names; an empty network cannot run", "[network][errors]") {
   std::vector<fmviz::Layer<float>> layers;
-  layers.emplace_back("a", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("b", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("a", LayerKind::dropout, fmviz::Dropout{});
+  layers.emplace_back("a", fmviz::ReLU{});
+  layers.emplace_back("b", fmviz::ReLU{});
+  layers.emplace_back("a", fmviz::Dropout{});
   auto e = error_of([&] { fmviz::Network<float> net(layers); });
   REQUIRE(e);
   CHECK(e->field() == "a");
@@ -276,12 +276,12 @@ TEST_CASE("vgg_plan(vgg16): layer names and torchvision indices", "[network][vgg
 
   std::vector<std::string> conv_names, conv_prefixes, fc_prefixes;
   for (const auto& p : plan) {
-    if (p.is_conv) {
+    if (p.kind == fmviz::LayerKind::conv2d) {
       conv_names.push_back(p.name);
       conv_prefixes.push_back(p.state_prefix);
     }
-    if (p.is_linear) fc_prefixes.push_back(p.state_prefix);
-    if (!p.is_conv && !p.is_linear) CHECK(p.state_prefix.empty());
+    if (p.kind == fmviz::LayerKind::linear) fc_prefixes.push_back(p.state_prefix);
+    if (p.kind != fmviz::LayerKind::conv2d && p.kind != fmviz::LayerKind::linear) CHECK(p.state_prefix.empty());
     CHECK(p.in_classifier == (p.name == "avgpool" || p.name == "flatten" || p.name.rfind("fc", 0) == 0 ||
                               p.name == "relu6" || p.name == "relu7" || p.name.rfind("drop", 0) == 0));
   }
@@ -358,8 +358,8 @@ TEST_CASE("vgg_plan: VGG11, VGG13 and VGG19 from the same table", "[network][vgg
     std::vector<std::string> prefixes;
     std::size_t pools = 0;
     for (const auto& p : plan) {
-      if (p.is_conv) prefixes.push_back(p.state_prefix);
-      pools += p.is_pool;
+      if (p.kind == fmviz::LayerKind::conv2d) prefixes.push_back(p.state_prefix);
+      pools += p.kind == fmviz::LayerKind::maxpool2d;
     }
     CHECK(prefixes.size() == ex.convs);
     CHECK(prefixes == ex.prefixes);
@@ -370,6 +370,6 @@ TEST_CASE("vgg_plan: VGG11, VGG13 and VGG19 from the same table", "[network][vgg
   const auto vgg19 = fmviz::vgg_plan(fmviz::VggVariant::vgg19);
   std::vector<std::string> block5;
   for (const auto& p : vgg19)
-    if (p.is_conv && p.name.rfind("conv5_", 0) == 0) block5.push_back(p.name);
+    if (p.kind == fmviz::LayerKind::conv2d && p.name.rfind("conv5_", 0) == 0) block5.push_back(p.name);
   CHECK(block5 == std::vector<std::string>{"conv5_1", "conv5_2", "conv5_3", "conv5_4"});
 }

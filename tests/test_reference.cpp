@@ -380,7 +380,7 @@ TEST_CASE("reference: Oxford VGG16 prefix loads with last_layer conv3_1", "[refe
   CHECK(net.conv_names() == convs_to_3_1);
   CHECK(net.layers().back().info.name == "relu3_1");
   CHECK_FALSE(net.has_classifier());
-  const auto& conv1_1 = std::get<fmviz::Conv2d<float>>(net.layer("conv1_1").op);
+  const auto& conv1_1 = net.conv("conv1_1");
   CHECK(conv1_1.bias()[0] == 0.73429835f);
 }
 

@@ -536,11 +536,11 @@ void check_vgg_values(const fmviz::Network<float>& net, ValueOf value_of) {
   std::size_t id = 0;
   for (const auto& l : net.layers()) {
     CAPTURE(l.info.name);
-    if (const auto* conv = std::get_if<fmviz::Conv2d<float>>(&l.op)) {
+    if (const auto* conv = l.as<fmviz::Conv2d<float>>()) {
       CHECK(holds(conv->weight(), id, value_of));
       CHECK(holds(conv->bias(), id + 1, value_of));
       id += 2;
-    } else if (const auto* fc = std::get_if<fmviz::Linear<float>>(&l.op)) {
+    } else if (const auto* fc = l.as<fmviz::Linear<float>>()) {
       CHECK(holds(fc->weight(), id, value_of));
       CHECK(holds(fc->bias(), id + 1, value_of));
       id += 2;
@@ -558,11 +558,11 @@ bool same_weights(const fmviz::Network<float>& a, const fmviz::Network<float>& b
     const auto& la = a.layers()[i];
     const auto& lb = b.layers()[i];
     if (la.info.name != lb.info.name || la.info.kind != lb.info.kind) return false;
-    if (const auto* ca = std::get_if<fmviz::Conv2d<float>>(&la.op)) {
-      const auto& cb = std::get<fmviz::Conv2d<float>>(lb.op);
+    if (const auto* ca = la.as<fmviz::Conv2d<float>>()) {
+      const auto& cb = lb.get<fmviz::Conv2d<float>>();
       if (!same(ca->weight(), cb.weight()) || !same(ca->bias(), cb.bias())) return false;
-    } else if (const auto* fa = std::get_if<fmviz::Linear<float>>(&la.op)) {
-      const auto& fb = std::get<fmviz::Linear<float>>(lb.op);
+    } else if (const auto* fa = la.as<fmviz::Linear<float>>()) {
+      const auto& fb = lb.get<fmviz::Linear<float>>();
       if (!same(fa->weight(), fb.weight()) || !same(fa->bias(), fb.bias())) return false;
     }
   }
@@ -711,9 +711,9 @@ TEST_CASE("load_vgg16: timm classifier names load and agree with torchvision's",
   CHECK(timm.layers().back().info.name == "fc8");
   CHECK(timm.notes().empty());
   CHECK(timm.output_shape({1, 3, 224, 224}) == Shape{1, 1000});
-  const auto& fc6 = std::get<fmviz::Linear<float>>(timm.layer("fc6").op);
+  const auto& fc6 = timm.layer("fc6").get<fmviz::Linear<float>>();
   CHECK(fc6.weight().shape() == Shape{4096, 25088});
-  const auto& fc7 = std::get<fmviz::Linear<float>>(timm.layer("fc7").op);
+  const auto& fc7 = timm.layer("fc7").get<fmviz::Linear<float>>();
   CHECK(fc7.weight().shape() == Shape{4096, 4096});
   check_vgg_values(timm, value_f16);
   fmviz_test::fs::remove(timm_path);

@@ -29,14 +29,14 @@ fmviz::Network<float> small_vgg() {
     auto bias = random_tensor({out}, seed++);
     return fmviz::Conv2d<float>(std::move(weight), std::move(bias), 1, 1);
   };
-  layers.emplace_back("conv1_1", LayerKind::conv2d, conv(16, 3));
-  layers.emplace_back("relu1_1", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("conv1_2", LayerKind::conv2d, conv(16, 16));
-  layers.emplace_back("relu1_2", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("pool1", LayerKind::maxpool2d, fmviz::MaxPool2d(2, 2));
-  layers.emplace_back("conv2_1", LayerKind::conv2d, conv(32, 16));
-  layers.emplace_back("relu2_1", LayerKind::relu, fmviz::ReLU{});
-  layers.emplace_back("pool2", LayerKind::maxpool2d, fmviz::MaxPool2d(2, 2));
+  layers.emplace_back("conv1_1", conv(16, 3));
+  layers.emplace_back("relu1_1", fmviz::ReLU{});
+  layers.emplace_back("conv1_2", conv(16, 16));
+  layers.emplace_back("relu1_2", fmviz::ReLU{});
+  layers.emplace_back("pool1", fmviz::MaxPool2d(2, 2));
+  layers.emplace_back("conv2_1", conv(32, 16));
+  layers.emplace_back("relu2_1", fmviz::ReLU{});
+  layers.emplace_back("pool2", fmviz::MaxPool2d(2, 2));
   return fmviz::Network<float>(std::move(layers));
 }
 

@@ -18,10 +18,10 @@ using fmviz_test::vgg_value_f32;
 namespace {
 
 const fmviz::Conv2d<float>& conv_of(const fmviz::Network<float>& net, const std::string& name) {
-  return std::get<fmviz::Conv2d<float>>(net.layer(name).op);
+  return net.conv(name);
 }
 const fmviz::Linear<float>& linear_of(const fmviz::Network<float>& net, const std::string& name) {
-  return std::get<fmviz::Linear<float>>(net.layer(name).op);
+  return net.layer(name).get<fmviz::Linear<float>>();
 }
 
 /// Every element of t equals vgg_value_f32(id, i).
@@ -63,6 +63,15 @@ TEST_CASE("detect_weight_format: by extension, then by content", "[weights]") {
   auto e = error_of([&] { fmviz::detect_weight_format(dir.file("missing.bin")); });
   REQUIRE(e);
   CHECK(e->path() == dir.file("missing.bin"));
+}
+
+TEST_CASE("looks_like_safetensors: a header length that fits, then '{'", "[weights]") {
+  const auto st = fmviz_test::safetensors_file({{"w", "F32", {2}, fmviz_test::f32_bytes({1.f, 2.f})}});
+  CHECK(fmviz::looks_like_safetensors(st.data(), st.size(), st.size()));
+  CHECK_FALSE(fmviz::looks_like_safetensors(st.data(), 8, st.size()));       // too few bytes to tell
+  CHECK_FALSE(fmviz::looks_like_safetensors(st.data(), st.size(), 20));      // the header would run past the end
+  const auto raw = fmviz_test::f32_bytes({1.f, 2.f, 3.f, 4.f});
+  CHECK_FALSE(fmviz::looks_like_safetensors(raw.data(), raw.size(), raw.size()));
 }
 
 TEST_CASE("read_raw: slices the first layout whose size matches", "[weights]") {
@@ -162,7 +171,7 @@ TEST_CASE("load_vgg16: a raw conv stack puts every tensor in its layer", "[weigh
   for (const auto& l : net.layers()) {
     if (l.info.kind != fmviz::LayerKind::conv2d) continue;
     CAPTURE(l.info.name);
-    const auto& conv = std::get<fmviz::Conv2d<float>>(l.op);
+    const auto& conv = l.get<fmviz::Conv2d<float>>();
     CHECK(holds_values_of(conv.weight(), id));
     CHECK(holds_values_of(conv.bias(), id + 1));
     id += 2;

@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "channels.hpp"
 #include "colormap.hpp"
 #include "error.hpp"
 #include "grid.hpp"
 #include "layers/conv2d.hpp"
+#include "stats.hpp"
 #include "tensor.hpp"
 
 namespace fmviz {

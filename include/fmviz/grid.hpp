@@ -2,118 +2,33 @@
 //
 // The defaults draw the classic tutorial's figure: the first 16 channels, 8 columns (so 2 rows), each
 // channel min-max scaled on its own, grey, at its native size. Options choose other channels (a list,
-// all, the top K by mean activation), cell upscaling, a shared value range for the whole layer or the
-// whole network (CNN Explainer's "module" and "global" scales), percentile clipping, colour maps,
-// channel-index labels and a colour bar.
+// all, the top K by mean activation: channels.hpp), cell upscaling, a shared value range for the whole layer
+// or the whole network (CNN Explainer's "module" and "global" scales; the ranges come from stats.hpp),
+// percentile clipping, colour maps, channel-index labels and a colour bar. grid_size gives a picture's size
+// before there are any values.
 #pragma once
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <limits>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "channels.hpp"
 #include "colormap.hpp"
 #include "detail/font.hpp"
 #include "detail/parallel.hpp"
 #include "error.hpp"
 #include "image8.hpp"
-#include "recorder.hpp"
+#include "stats.hpp"
 #include "tensor.hpp"
 
 namespace fmviz {
-
-/// Which channels of a layer a grid shows.
-struct ChannelSelection {
-  enum class Kind {
-    first,  ///< channels 0 .. count-1 (fewer if the layer has fewer)
-    list,   ///< exactly `channels`, in that order
-    all,    ///< every channel
-    top,    ///< the `count` channels of highest mean activation, highest first (ties: lower index first)
-  };
-  Kind kind = Kind::first;
-  std::size_t count = 16;              ///< for first and top
-  std::vector<std::size_t> channels;   ///< for list
-
-  static ChannelSelection first(std::size_t n) { return {Kind::first, n, {}}; }
-  static ChannelSelection all() { return {Kind::all, 0, {}}; }
-  static ChannelSelection top(std::size_t k) { return {Kind::top, k, {}}; }
-  static ChannelSelection only(std::vector<std::size_t> list) { return {Kind::list, 0, std::move(list)}; }
-};
-
-/// Reads a channel choice: "N" (the first N channels), "all", "topK" (the K channels of highest mean
-/// activation), or a comma-separated list of channels and inclusive ranges such as "0-7,42" (a single
-/// channel alone is written as a range, "42-42", since a lone number means the first N). Throws
-/// fmviz::Error quoting the accepted syntax.
-inline ChannelSelection parse_channels(const std::string& text) {
-  const auto fail = [&](const std::string& why) -> ChannelSelection {
-    throw Error({}, "channels",
-                "cannot read \"" + text + "\" (" + why +
-                    "): expected N (the first N channels), all, topK (the K channels of highest mean) or a list of channels and ranges such as 0-7,42");
-  };
-  const auto number = [&](const std::string& s, std::size_t& out) {
-    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return false;
-    out = static_cast<std::size_t>(std::stoul(s));
-    return true;
-  };
-  std::size_t n = 0;
-  if (text == "all") return ChannelSelection::all();
-  if (text.compare(0, 3, "top") == 0) {
-    if (!number(text.substr(3), n)) return fail("top needs a count, as in top8");
-    if (n == 0) return fail("top0 selects nothing");
-    return ChannelSelection::top(n);
-  }
-  if (number(text, n)) {
-    if (n == 0) return fail("0 selects nothing");
-    return ChannelSelection::first(n);
-  }
-  std::vector<std::size_t> list;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    const std::size_t dash = item.find('-');
-    std::size_t a = 0, b = 0;
-    if (dash == std::string::npos) {
-      if (!number(item, a)) return fail(item.empty() ? "empty list item" : "\"" + item + "\" is not a channel number");
-      b = a;
-    } else if (!number(item.substr(0, dash), a) || !number(item.substr(dash + 1), b)) {
-      return fail("\"" + item + "\" is not a range such as 0-7");
-    } else if (a > b) {
-      return fail("range " + item + " runs backwards");
-    }
-    if (b - a >= 100000 || list.size() + (b - a) >= 100000) return fail("too many channels (at most 100000)");
-    for (std::size_t c = a; c <= b; ++c) list.push_back(c);
-    start = comma + 1;
-  }
-  return ChannelSelection::only(std::move(list));
-}
-
-/// The selection in parse_channels' syntax ("16", "all", "top8", "0-7,42-42" style lists).
-inline std::string to_string(const ChannelSelection& sel) {
-  switch (sel.kind) {
-    case ChannelSelection::Kind::first: return std::to_string(sel.count);
-    case ChannelSelection::Kind::all: return "all";
-    case ChannelSelection::Kind::top: return "top" + std::to_string(sel.count);
-    case ChannelSelection::Kind::list: break;
-  }
-  std::string s;
-  for (std::size_t i = 0; i < sel.channels.size();) {
-    std::size_t j = i;
-    while (j + 1 < sel.channels.size() && sel.channels[j + 1] == sel.channels[j] + 1) ++j;
-    s += (s.empty() ? "" : ",") + std::to_string(sel.channels[i]) + "-" + std::to_string(sel.channels[j]);
-    i = j + 1;
-  }
-  return s;
-}
 
 /// Over which values the colour map's ends are fitted.
 enum class NormScope {
@@ -122,6 +37,7 @@ enum class NormScope {
   network,  ///< one range over every recorded layer (GridOptions::network_range, see network_range())
 };
 
+/// "channel", "layer" or "network", as parse_norm_scope() reads it.
 inline const char* to_string(NormScope scope) noexcept {
   switch (scope) {
     case NormScope::channel: return "channel";
@@ -138,106 +54,7 @@ inline NormScope parse_norm_scope(const std::string& name) {
   throw Error({}, "scope", "unknown normalisation scope \"" + name + "\" (accepted: channel, layer, network)");
 }
 
-/// Values mapped to the two ends of a colour map.
-struct ValueRange {
-  float lo = 0.0f, hi = 0.0f;
-};
-
 namespace detail {
-
-inline void check_clip(double clip_percent) {
-  if (!(clip_percent >= 0.0 && clip_percent < 50.0))
-    throw Error({}, "clip_percent", "must be at least 0 and below 50, got " + std::to_string(clip_percent));
-}
-
-/// Percentile q (0..100) of the values, interpolated linearly between order statistics (numpy's default).
-inline float percentile(std::vector<float>& v, double q) {
-  const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
-  const std::size_t i = static_cast<std::size_t>(pos);
-  const double f = pos - static_cast<double>(i);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
-  const double a = v[i];
-  if (f == 0.0 || i + 1 >= v.size()) return static_cast<float>(a);
-  const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(i) + 1, v.end());
-  return static_cast<float>(a + f * (b - a));
-}
-
-template <typename T>
-struct Span {
-  const T* data;
-  std::size_t size;
-};
-
-/// Lowers lo and raises hi to the smallest and largest finite values of p[0, n). Sixteen independent
-/// lanes without branches, so that the loop vectorises (|v| <= max is false for NaN and infinities).
-template <typename T>
-void finite_min_max(const T* p, std::size_t n, T& lo, T& hi) noexcept {
-  constexpr std::size_t lanes = 16;
-  const T largest = std::numeric_limits<T>::max();
-  T l[lanes], h[lanes];
-  for (std::size_t j = 0; j < lanes; ++j) {
-    l[j] = lo;
-    h[j] = hi;
-  }
-  std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes)
-    for (std::size_t j = 0; j < lanes; ++j) {
-      const T v = p[i + j];
-      const bool finite = std::fabs(v) <= largest;
-      l[j] = finite && v < l[j] ? v : l[j];
-      h[j] = finite && v > h[j] ? v : h[j];
-    }
-  for (; i < n; ++i) {
-    const T v = p[i];
-    const bool finite = std::fabs(v) <= largest;
-    l[0] = finite && v < l[0] ? v : l[0];
-    h[0] = finite && v > h[0] ? v : h[0];
-  }
-  for (std::size_t j = 0; j < lanes; ++j) {
-    lo = l[j] < lo ? l[j] : lo;
-    hi = h[j] > hi ? h[j] : hi;
-  }
-}
-
-/// Min and max of the finite values (NaN and infinities are ignored; none at all gives {0, 0}); with
-/// clip_percent p > 0, the p-th and (100-p)-th percentiles instead.
-template <typename T>
-ValueRange range_of(const std::vector<Span<T>>& spans, double clip_percent) {
-  check_clip(clip_percent);
-  if (clip_percent == 0.0) {
-    T lo = std::numeric_limits<T>::infinity(), hi = -lo;
-    for (const Span<T>& s : spans) finite_min_max(s.data, s.size, lo, hi);
-    if (lo > hi) return {};
-    // Lanes may have met +0 and -0 in another order: the sequential answer is the first zero seen.
-    if (lo == 0 || hi == 0)
-      for (const Span<T>& s : spans) {
-        const T* zero = std::find(s.data, s.data + s.size, T(0));
-        if (zero != s.data + s.size) {
-          if (lo == 0) lo = *zero;
-          if (hi == 0) hi = *zero;
-          break;
-        }
-      }
-    return {static_cast<float>(lo), static_cast<float>(hi)};
-  }
-  std::vector<float> values;
-  std::size_t total = 0;
-  for (const Span<T>& s : spans) total += s.size;
-  values.reserve(total);
-  for (const Span<T>& s : spans)
-    for (std::size_t i = 0; i < s.size; ++i)
-      if (std::isfinite(s.data[i])) values.push_back(static_cast<float>(s.data[i]));
-  if (values.empty()) return {};
-  const float lo = percentile(values, clip_percent);
-  const float hi = percentile(values, 100.0 - clip_percent);
-  return {lo, hi};
-}
-
-/// The range centred on zero that holds `r`: [-m, m] with m = max(|lo|, |hi|).
-inline ValueRange symmetric(ValueRange r) noexcept {
-  const float m = std::max(std::fabs(r.lo), std::fabs(r.hi));
-  return {-m, m};
-}
 
 /// Maps values to [0, 1]: (v - lo) / (hi - lo). An empty range (hi <= lo) maps everything to 0
 /// (the darkest colour), or to 0.5 (white) for the diverging map.
@@ -247,19 +64,6 @@ struct Normaliser {
       : lo(r.lo), width(static_cast<double>(r.hi) - r.lo), flat(map == Colormap::diverging ? 0.5 : 0.0) {}
   double operator()(double v) const noexcept { return width > 0.0 ? (v - lo) / width : flat; }
 };
-
-struct Dims {
-  std::size_t c, h, w;
-};
-
-template <typename T>
-Dims activation_dims(const Tensor<T>& t, const char* what) {
-  const Shape& s = t.shape();
-  if (!((s.size() == 4 && s[0] == 1) || s.size() == 3) || t.size() == 0)
-    throw Error({}, what, "expected a non-empty (1,C,H,W) or (C,H,W) activation, got shape " + shape_to_string(s));
-  const std::size_t o = s.size() - 3;
-  return {s[o], s[o + 1], s[o + 2]};
-}
 
 inline std::string format_value(float v) {
   if (v == 0.0f) return "0";
@@ -293,81 +97,7 @@ inline void check_picture_size(std::size_t w, std::size_t h, const char* what) {
 
 }  // namespace detail
 
-/// The value range of all of `t` (see GridOptions::clip_percent for clip_percent).
-template <typename T>
-ValueRange value_range(const Tensor<T>& t, double clip_percent = 0.0) {
-  return detail::range_of<T>({{t.data(), t.size()}}, clip_percent);
-}
-
-/// One value range over all the given activations: GridOptions::network_range for NormScope::network.
-template <typename T>
-ValueRange network_range(const std::vector<const Tensor<T>*>& activations, double clip_percent = 0.0) {
-  std::vector<detail::Span<T>> spans;
-  for (const Tensor<T>* t : activations)
-    if (t) spans.push_back({t->data(), t->size()});
-  return detail::range_of(spans, clip_percent);
-}
-
-/// One value range over every layer the recorder holds.
-template <typename T>
-ValueRange network_range(const ActivationRecorder<T>& recorder, double clip_percent = 0.0) {
-  std::vector<const Tensor<T>*> all;
-  for (const std::string& name : recorder.names()) all.push_back(&recorder.at(name));
-  return network_range(all, clip_percent);
-}
-
-/// The mean of each channel of a (1,C,H,W) or (C,H,W) activation.
-template <typename T>
-std::vector<double> channel_means(const Tensor<T>& activation) {
-  const detail::Dims d = detail::activation_dims(activation, "activation");
-  const std::size_t plane = d.h * d.w;
-  std::vector<double> means(d.c);
-  for (std::size_t c = 0; c < d.c; ++c) {
-    const T* p = activation.data() + c * plane;
-    double sum = 0.0;
-    for (std::size_t i = 0; i < plane; ++i) sum += static_cast<double>(p[i]);
-    means[c] = sum / static_cast<double>(plane);
-  }
-  return means;
-}
-
-/// The channels `sel` picks from `activation`, in the order they are shown. First N and top K take
-/// what there is when the layer has fewer channels; a listed channel out of range throws fmviz::Error.
-template <typename T>
-std::vector<std::size_t> select_channels(const Tensor<T>& activation, const ChannelSelection& sel) {
-  const detail::Dims d = detail::activation_dims(activation, "activation");
-  std::vector<std::size_t> out;
-  switch (sel.kind) {
-    case ChannelSelection::Kind::first:
-    case ChannelSelection::Kind::all:
-      out.resize(sel.kind == ChannelSelection::Kind::all ? d.c : std::min(sel.count, d.c));
-      std::iota(out.begin(), out.end(), std::size_t{0});
-      break;
-    case ChannelSelection::Kind::top: {
-      const std::vector<double> means = channel_means(activation);
-      out.resize(d.c);
-      std::iota(out.begin(), out.end(), std::size_t{0});
-      // Highest mean first, channels whose mean is NaN last (a NaN compares false both ways, which would break
-      // the sort); equal means keep their channel order.
-      std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) {
-        const bool nan_a = std::isnan(means[a]), nan_b = std::isnan(means[b]);
-        if (nan_a != nan_b) return nan_b;
-        return !nan_a && means[a] > means[b];
-      });
-      out.resize(std::min(sel.count, d.c));
-      break;
-    }
-    case ChannelSelection::Kind::list:
-      for (std::size_t c : sel.channels)
-        if (c >= d.c)
-          throw Error({}, "channels", "channel " + std::to_string(c) + " does not exist: this layer has channels 0-" + std::to_string(d.c - 1));
-      out = sel.channels;
-      break;
-  }
-  if (out.empty()) throw Error({}, "channels", "the selection \"" + to_string(sel) + "\" picks no channel");
-  return out;
-}
-
+/// What make_grid draws and how; the defaults are the classic tutorial's figure.
 struct GridOptions {
   ChannelSelection channels;                        ///< default: the first 16
   std::size_t columns = 8;                          ///< at most this many cells per row; rows follow
@@ -432,22 +162,6 @@ inline GridLayout layout_grid(const Dims& d, std::size_t n, const GridOptions& o
 }
 
 }  // namespace detail
-
-/// How many channels `selection` picks from a layer of `channels` channels (without looking at the values);
-/// throws as select_channels does for channels that do not exist.
-inline std::size_t selected_channel_count(const ChannelSelection& selection, std::size_t channels) {
-  switch (selection.kind) {
-    case ChannelSelection::Kind::first:
-    case ChannelSelection::Kind::top: return std::min(selection.count, channels);
-    case ChannelSelection::Kind::all: return channels;
-    case ChannelSelection::Kind::list:
-      for (std::size_t c : selection.channels)
-        if (c >= channels)
-          throw Error({}, "channels", "channel " + std::to_string(c) + " does not exist: this layer has channels 0-" + std::to_string(channels - 1));
-      return selection.channels.size();
-  }
-  return 0;
-}
 
 /// The width and height make_grid's picture will have for an activation of `shape` ((1,C,H,W) or (C,H,W)),
 /// at most (colour-bar values are taken at their longest), computed without the values: a program checks every

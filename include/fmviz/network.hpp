@@ -15,39 +15,42 @@
 #include "layers/linear.hpp"
 #include "layers/maxpool2d.hpp"
 #include "layers/relu.hpp"
+#include "layer_info.hpp"
 #include "tensor.hpp"
 
 namespace fmviz {
 
-enum class LayerKind { conv2d, relu, maxpool2d, adaptive_avgpool2d, flatten, linear, dropout };
-
-inline const char* to_string(LayerKind kind) noexcept {
-  switch (kind) {
-    case LayerKind::conv2d: return "Conv2d";
-    case LayerKind::relu: return "ReLU";
-    case LayerKind::maxpool2d: return "MaxPool2d";
-    case LayerKind::adaptive_avgpool2d: return "AdaptiveAvgPool2d";
-    case LayerKind::flatten: return "Flatten";
-    case LayerKind::linear: return "Linear";
-    case LayerKind::dropout: return "Dropout";
-  }
-  return "?";
-}
-
-/// What a visitor is told about the layer whose output it is shown.
-struct LayerInfo {
-  std::string name;   // conv1_1, relu1_1, pool1, ..., fc6, relu6, drop6, fc7, ..., fc8
-  LayerKind kind;
-  std::size_t index;  // position in the network, from 0
-};
-
 template <typename T>
 using LayerOp = std::variant<Conv2d<T>, ReLU, MaxPool2d, AdaptiveAvgPool2d, Flatten, Linear<T>, Dropout>;
 
+namespace detail {
+inline constexpr LayerKind kind_of(const ReLU&) noexcept { return LayerKind::relu; }
+inline constexpr LayerKind kind_of(const MaxPool2d&) noexcept { return LayerKind::maxpool2d; }
+inline constexpr LayerKind kind_of(const AdaptiveAvgPool2d&) noexcept { return LayerKind::adaptive_avgpool2d; }
+inline constexpr LayerKind kind_of(const Flatten&) noexcept { return LayerKind::flatten; }
+inline constexpr LayerKind kind_of(const Dropout&) noexcept { return LayerKind::dropout; }
+template <typename T>
+constexpr LayerKind kind_of(const Conv2d<T>&) noexcept { return LayerKind::conv2d; }
+template <typename T>
+constexpr LayerKind kind_of(const Linear<T>&) noexcept { return LayerKind::linear; }
+}  // namespace detail
+
+/// A named layer. Its kind (in `info`) is read from the operation it holds, never given separately.
 template <typename T>
 struct Layer {
-  Layer(std::string name, LayerKind kind, LayerOp<T> operation)
-      : info{std::move(name), kind, 0}, op(std::move(operation)) {}
+  Layer(std::string name, LayerOp<T> operation)
+      : info{std::move(name), std::visit([](const auto& op) { return detail::kind_of(op); }, operation), 0}, op(std::move(operation)) {}
+
+  /// The operation as an `Op` (Conv2d<T>, MaxPool2d, ...), or nullptr when the layer is another kind.
+  template <typename Op>
+  const Op* as() const noexcept { return std::get_if<Op>(&op); }
+
+  /// The operation as an `Op`; throws fmviz::Error naming the layer when it is another kind.
+  template <typename Op>
+  const Op& get() const {
+    if (const Op* o = as<Op>()) return *o;
+    throw Error({}, info.name, std::string("is a ") + to_string(info.kind) + " layer, not the kind asked for");
+  }
 
   LayerInfo info;
   LayerOp<T> op;
@@ -67,6 +70,7 @@ class Network {
       : layers_(std::move(layers)), notes_(std::move(notes)) {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       layers_[i].info.index = i;
+      layers_[i].info.relu_of = i > 0 && is_conv_relu_pair(layers_[i - 1].info.kind, layers_[i].info.kind) ? layers_[i - 1].info.name : "";
       for (std::size_t j = 0; j < i; ++j)
         if (layers_[j].info.name == layers_[i].info.name) throw Error({}, layers_[i].info.name, "layer name used twice");
     }
@@ -79,6 +83,13 @@ class Network {
   bool has_layer(const std::string& name) const noexcept { return find(name) < layers_.size(); }
 
   const Layer<T>& layer(const std::string& name) const { return layers_[index_of(name)]; }
+
+  /// The conv layer `name`; throws fmviz::Error when there is none or it is another kind of layer.
+  const Conv2d<T>& conv(const std::string& name) const {
+    const Layer<T>& l = layer(name);
+    if (const auto* c = l.template as<Conv2d<T>>()) return *c;
+    throw Error({}, name, std::string("is a ") + to_string(l.info.kind) + " layer, not a conv layer");
+  }
 
   /// Names of the convolution layers, in order.
   std::vector<std::string> conv_names() const {
@@ -97,7 +108,7 @@ class Network {
     if (layers_.empty()) throw Error({}, "network", "has no layers");
     if (stop_after.empty()) return layers_.size() - 1;
     std::size_t i = index_of(stop_after);
-    if (layers_[i].info.kind == LayerKind::conv2d && i + 1 < layers_.size() && layers_[i + 1].info.kind == LayerKind::relu) ++i;
+    if (i + 1 < layers_.size() && is_conv_relu_pair(layers_[i].info.kind, layers_[i + 1].info.kind)) ++i;
     return i;
   }
 
@@ -127,7 +138,7 @@ class Network {
       // Without a visitor nobody sees a conv's output before its ReLU: both run as one pass (same values).
       if constexpr (std::is_same_v<std::decay_t<Visitor>, NoVisitor>) {
         const auto* conv = std::get_if<Conv2d<T>>(&layer.op);
-        if (conv && i < last && layers_[i + 1].info.kind == LayerKind::relu) {
+        if (conv && i < last && is_conv_relu_pair(layer.info.kind, layers_[i + 1].info.kind)) {
           x = conv->forward_relu(x);
           ++i;
           continue;

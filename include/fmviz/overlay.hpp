@@ -13,8 +13,9 @@
 #include "colormap.hpp"
 #include "error.hpp"
 #include "grid.hpp"
-#include "image.hpp"
 #include "image8.hpp"
+#include "rgb_image.hpp"
+#include "stats.hpp"
 #include "tensor.hpp"
 
 namespace fmviz {

@@ -1,4 +1,5 @@
-// ActivationRecorder<T>: a forward visitor that keeps a copy of every conv layer's output by name.
+// ActivationRecorder<T>: a forward visitor that keeps a copy of every conv layer's output by name, and one value
+// range over all it holds (network_range), for drawing every layer on one scale.
 #pragma once
 
 #include <algorithm>
@@ -7,16 +8,12 @@
 #include <vector>
 
 #include "error.hpp"
-#include "network.hpp"
+#include "layer_info.hpp"
+#include "stats.hpp"
+#include "tap.hpp"
 #include "tensor.hpp"
 
 namespace fmviz {
-
-/// Which output of a conv layer is recorded.
-enum class Tap {
-  conv,  ///< the convolution's output before ReLU (what the classic tutorial shows)
-  relu,  ///< after the ReLU that follows it
-};
 
 template <typename T>
 class ActivationRecorder {
@@ -26,17 +23,8 @@ class ActivationRecorder {
       : tap_(tap), wanted_(std::move(layers)) {}
 
   void operator()(const LayerInfo& info, const Tensor<T>& output) {
-    if (info.kind == LayerKind::conv2d) {
-      pending_.clear();
-      if (!wants(info.name)) return;
-      if (tap_ == Tap::conv) store(info.name, output);
-      else pending_ = info.name;
-    } else if (info.kind == LayerKind::relu && !pending_.empty()) {
-      store(pending_, output);
-      pending_.clear();
-    } else {
-      pending_.clear();
-    }
+    if (const std::string* conv = tapped_conv(info, tap_))
+      if (wants(*conv)) store(*conv, output);
   }
 
   Tap tap() const noexcept { return tap_; }
@@ -59,7 +47,6 @@ class ActivationRecorder {
   void clear() noexcept {
     names_.clear();
     activations_.clear();
-    pending_.clear();
   }
 
  private:
@@ -82,7 +69,15 @@ class ActivationRecorder {
   std::vector<std::string> wanted_;
   std::vector<std::string> names_;
   std::vector<Tensor<T>> activations_;
-  std::string pending_;
 };
+
+/// One value range over every layer the recorder holds (see network_range in stats.hpp): for drawing every
+/// recorded layer on one scale.
+template <typename T>
+ValueRange network_range(const ActivationRecorder<T>& recorder, double clip_percent = 0.0) {
+  std::vector<const Tensor<T>*> all;
+  for (const std::string& name : recorder.names()) all.push_back(&recorder.at(name));
+  return network_range(all, clip_percent);
+}
 
 }  // namespace fmviz

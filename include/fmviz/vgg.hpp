@@ -1,20 +1,4 @@
-// The one header a consumer includes: VGG networks, weights, activations, images and outputs.
+// The header consumers have included since fmviz began: everything, as fmviz.hpp (which new code may include instead).
 #pragma once
 
-#include "colormap.hpp"
-#include "error.hpp"
-#include "filters.hpp"
-#include "gallery.hpp"
-#include "grid.hpp"
-#include "image.hpp"
-#include "image8.hpp"
-#include "network.hpp"
-#include "npy.hpp"
-#include "overlay.hpp"
-#include "png.hpp"
-#include "recorder.hpp"
-#include "tensor.hpp"
-#include "version.hpp"
-#include "vgg_config.hpp"
-#include "vgg_loader.hpp"
-#include "weights.hpp"
+#include "fmviz.hpp"

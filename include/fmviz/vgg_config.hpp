@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "error.hpp"
+#include "layer_info.hpp"
 #include "tensor.hpp"
+#include "weights/tensor_spec.hpp"
 
 namespace fmviz {
 
@@ -26,8 +28,7 @@ inline const char* to_string(VggVariant v) noexcept {
 struct VggLayerPlan {
   std::string name;          // conv1_1, relu1_1, pool1, avgpool, flatten, fc6, relu6, drop6, ...
   std::string state_prefix;  // "features.0", "classifier.3"; empty for layers without weights
-  bool is_conv = false, is_linear = false, is_relu = false, is_pool = false, is_avgpool = false, is_flatten = false,
-       is_dropout = false;
+  LayerKind kind = LayerKind::conv2d;
   std::size_t in = 0, out = 0;  // channels (conv) or features (linear)
   bool in_classifier = false;   // true from avgpool on: the part after pool5
 };
@@ -57,7 +58,7 @@ inline std::vector<VggLayerPlan> vgg_plan(VggVariant v) {
     if (c == detail::pool_marker) {
       VggLayerPlan p;
       p.name = "pool" + std::to_string(block);
-      p.is_pool = true;
+      p.kind = LayerKind::maxpool2d;
       plan.push_back(p);
       ++index;
       ++block;
@@ -68,13 +69,13 @@ inline std::vector<VggLayerPlan> vgg_plan(VggVariant v) {
     VggLayerPlan conv;
     conv.name = "conv" + suffix;
     conv.state_prefix = "features." + std::to_string(index++);
-    conv.is_conv = true;
+    conv.kind = LayerKind::conv2d;
     conv.in = in;
     conv.out = static_cast<std::size_t>(c);
     plan.push_back(conv);
     VggLayerPlan relu;
     relu.name = "relu" + suffix;
-    relu.is_relu = true;
+    relu.kind = LayerKind::relu;
     plan.push_back(relu);
     ++index;
     in = static_cast<std::size_t>(c);
@@ -85,57 +86,45 @@ inline std::vector<VggLayerPlan> vgg_plan(VggVariant v) {
   };
   VggLayerPlan avg;
   avg.name = "avgpool";
-  avg.is_avgpool = true;
+  avg.kind = LayerKind::adaptive_avgpool2d;
   add(avg);
   VggLayerPlan flat;
   flat.name = "flatten";
-  flat.is_flatten = true;
+  flat.kind = LayerKind::flatten;
   add(flat);
   const std::size_t features[] = {512 * 7 * 7, 4096, 4096, 1000};
   for (std::size_t i = 0; i < 3; ++i) {
     VggLayerPlan fc;
     fc.name = "fc" + std::to_string(6 + i);
     fc.state_prefix = "classifier." + std::to_string(3 * i);
-    fc.is_linear = true;
+    fc.kind = LayerKind::linear;
     fc.in = features[i];
     fc.out = features[i + 1];
     add(fc);
     if (i == 2) break;
     VggLayerPlan relu;
     relu.name = "relu" + std::to_string(6 + i);
-    relu.is_relu = true;
+    relu.kind = LayerKind::relu;
     add(relu);
     VggLayerPlan drop;
     drop.name = "drop" + std::to_string(6 + i);
-    drop.is_dropout = true;
+    drop.kind = LayerKind::dropout;
     add(drop);
   }
   return plan;
 }
-
-/// A tensor a VGG state_dict holds: torchvision name and shape.
-struct TensorSpec {
-  std::string name;
-  Shape shape;
-};
 
 /// The state_dict of the plan's layers [0, end), in torchvision order (weight then bias, layer by layer).
 inline std::vector<TensorSpec> state_dict_specs(const std::vector<VggLayerPlan>& plan, std::size_t end) {
   std::vector<TensorSpec> specs;
   for (std::size_t i = 0; i < end && i < plan.size(); ++i) {
     const VggLayerPlan& p = plan[i];
-    if (p.is_conv) specs.push_back({p.state_prefix + ".weight", {p.out, p.in, 3, 3}});
-    else if (p.is_linear) specs.push_back({p.state_prefix + ".weight", {p.out, p.in}});
+    if (p.kind == LayerKind::conv2d) specs.push_back({p.state_prefix + ".weight", {p.out, p.in, 3, 3}});
+    else if (p.kind == LayerKind::linear) specs.push_back({p.state_prefix + ".weight", {p.out, p.in}});
     else continue;
     specs.push_back({p.state_prefix + ".bias", {p.out}});
   }
   return specs;
-}
-
-inline std::size_t element_count(const std::vector<TensorSpec>& specs) {
-  std::size_t n = 0;
-  for (const auto& s : specs) n += shape_size(s.shape);
-  return n;
 }
 
 }  // namespace fmviz

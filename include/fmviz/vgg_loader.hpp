@@ -94,7 +94,7 @@ inline std::size_t plan_index(const std::vector<VggLayerPlan>& plan, const std::
 inline std::string conv_range(const std::vector<VggLayerPlan>& plan, std::size_t end) {
   std::string first, last;
   for (std::size_t i = 0; i < end; ++i)
-    if (plan[i].is_conv) (first.empty() ? first : last) = plan[i].name;
+    if (plan[i].kind == LayerKind::conv2d) (first.empty() ? first : last) = plan[i].name;
   return last.empty() ? first : first + "..." + last;
 }
 
@@ -110,7 +110,7 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
   std::size_t end = plan.size();  // one past the last layer to build
   if (!options.last_layer.empty()) {
     end = detail::plan_index(plan, options.last_layer, variant) + 1;
-    if (plan[end - 1].is_conv) ++end;  // keep the conv's ReLU
+    if (end < plan.size() && is_conv_relu_pair(plan[end - 1].kind, plan[end].kind)) ++end;  // keep the conv's ReLU
   }
 
   const WeightFormat format = options.format == WeightFormat::automatic ? detect_weight_format(path) : options.format;
@@ -124,7 +124,7 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
     std::vector<RawLayout> prefixes;
     std::vector<std::size_t> prefix_conv;  // plan index of each prefix's last conv
     for (std::size_t i = 0; i < pool5_end; ++i)
-      if (plan[i].is_conv) {
+      if (plan[i].kind == LayerKind::conv2d) {
         prefixes.push_back({detail::conv_range(plan, i + 1) + " only", state_dict_specs(plan, i + 1)});
         prefix_conv.push_back(i);
       }
@@ -133,7 +133,7 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
     if (!options.last_layer.empty() && end < pool5_end) {
       // Asked for the front of the network: any prefix holding at least the convs it needs will do.
       std::size_t needed = 0;
-      for (std::size_t i = 0; i < end; ++i) needed += plan[i].is_conv;
+      for (std::size_t i = 0; i < end; ++i) needed += plan[i].kind == LayerKind::conv2d;
       std::size_t match = needed == 0 ? 0 : needed - 1;
       for (std::size_t k = match; k + 1 < prefixes.size(); ++k)
         if (element_count(prefixes[k].tensors) * 4 == bytes) match = k;
@@ -154,7 +154,7 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
 
   detail::TensorLookup lookup(table);
   bool wants_classifier = false;  // a layer with weights after pool5 (avgpool and flatten have none)
-  for (std::size_t i = pool5_end; i < end; ++i) wants_classifier = wants_classifier || plan[i].is_linear;
+  for (std::size_t i = pool5_end; i < end; ++i) wants_classifier = wants_classifier || plan[i].kind == LayerKind::linear;
   const bool file_has_classifier = lookup.find("classifier.0.weight") || lookup.find("classifier.6.weight");
   if (options.last_layer.empty()) end = file_has_classifier ? plan.size() : pool5_end;
   else if (wants_classifier && !file_has_classifier)
@@ -165,23 +165,22 @@ Network<T> load_vgg(VggVariant variant, const std::string& path, const LoadOptio
   std::vector<Layer<T>> layers;
   for (std::size_t i = 0; i < end; ++i) {
     const VggLayerPlan& p = plan[i];
-    if (p.is_conv || p.is_linear) {
+    if (p.kind == LayerKind::conv2d || p.kind == LayerKind::linear) {
       Tensor<T> weight = lookup.take<T>(all_specs[next_spec++]);
       Tensor<T> bias = lookup.take<T>(all_specs[next_spec++]);
-      if (p.is_conv) layers.emplace_back(p.name, LayerKind::conv2d,
-                                        Conv2d<T>(std::move(weight), std::move(bias), 1, 1, 1, 1, options.algorithm,
+      if (p.kind == LayerKind::conv2d) layers.emplace_back(p.name, Conv2d<T>(std::move(weight), std::move(bias), 1, 1, 1, 1, options.algorithm,
                                                   options.winograd_tile, options.winograd_weights));
-      else layers.emplace_back(p.name, LayerKind::linear, Linear<T>(std::move(weight), std::move(bias)));
-    } else if (p.is_relu) {
-      layers.emplace_back(p.name, LayerKind::relu, ReLU{});
-    } else if (p.is_pool) {
-      layers.emplace_back(p.name, LayerKind::maxpool2d, MaxPool2d(2, 2));
-    } else if (p.is_avgpool) {
-      layers.emplace_back(p.name, LayerKind::adaptive_avgpool2d, AdaptiveAvgPool2d(7, 7));
-    } else if (p.is_flatten) {
-      layers.emplace_back(p.name, LayerKind::flatten, Flatten{});
+      else layers.emplace_back(p.name, Linear<T>(std::move(weight), std::move(bias)));
+    } else if (p.kind == LayerKind::relu) {
+      layers.emplace_back(p.name, ReLU{});
+    } else if (p.kind == LayerKind::maxpool2d) {
+      layers.emplace_back(p.name, MaxPool2d(2, 2));
+    } else if (p.kind == LayerKind::adaptive_avgpool2d) {
+      layers.emplace_back(p.name, AdaptiveAvgPool2d(7, 7));
+    } else if (p.kind == LayerKind::flatten) {
+      layers.emplace_back(p.name, Flatten{});
     } else {
-      layers.emplace_back(p.name, LayerKind::dropout, Dropout{});
+      layers.emplace_back(p.name, Dropout{});
     }
   }
 

@@ -1,15 +1,16 @@
-// Weight files: format detection over the raw and safetensors readers.
+// Weight files: which format a file is in, over the raw and safetensors readers (weights/).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <system_error>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #include "error.hpp"
 #include "weights/raw.hpp"
 #include "weights/safetensors.hpp"
+#include "weights/tensor_spec.hpp"
 #include "weights/tensor_table.hpp"
 
 namespace fmviz {
@@ -31,8 +32,7 @@ inline WeightFormat detect_weight_format(const std::string& path) {
   if (!in.read(reinterpret_cast<char*>(head), 9)) return WeightFormat::raw;
   in.seekg(0, std::ios::end);
   const auto size = static_cast<std::uint64_t>(in.tellg());
-  const std::uint64_t header_len = detail::read_u64_le(head);
-  return (head[8] == '{' && header_len >= 2 && header_len <= size - 8) ? WeightFormat::safetensors : WeightFormat::raw;
+  return looks_like_safetensors(head, sizeof head, size) ? WeightFormat::safetensors : WeightFormat::raw;
 }
 
 }  // namespace fmviz

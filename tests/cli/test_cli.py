@@ -315,6 +315,10 @@ class CommandLine(CliCase):
             (("-w", w, "-w", w, "-i", i), "twice"),
             (("-w", w, "-i"), "needs a value"),
             (("-w", w, "-i", i, "stray"), "unexpected argument"),
+            (("-w", w, "--recursive"), "--image"),
+            (("-w", w, "--images-from", i, "-r"), "--recursive goes with --image"),
+            (("-w", w, "-i", i, "--fail-fast=yes"), "takes no value"),
+            (("-w", w, "-i", i, "--last-layer", "conv9_9"), "--last-layer"),
         ]
         for args, fragment in cases:
             with self.subTest(args=args):
@@ -363,8 +367,13 @@ class BadInputs(CliCase):
         self.expect_failure(fifo, PHOTO, "pipe", "not a regular file")
         self.expect_failure(weights("raw_convs"), fifo, "pipe", "not a regular file")
 
-    def test_unknown_last_layer(self):
-        self.expect_failure(weights("raw_convs"), PHOTO, "conv9_9", extra=("--last-layer", "conv9_9"))
+    def test_unknown_layer_names_are_usage_errors(self):
+        for flag in ("--last-layer", "--layers"):
+            with self.subTest(flag=flag):
+                out = os.path.join(self.tmp, "out")
+                proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, flag, "conv9_9", expect=2)
+                self.assert_one_line_error(proc, flag, "conv9_9")
+                self.assert_no_files(out)
 
     def test_hostile_images(self):
         # Files made to break decoders: each gives one line and exit status 1, and nothing is left behind. With
@@ -415,9 +424,9 @@ class BadInputs(CliCase):
         # --size 4096 makes conv1_1's grid of 16 cells 32786 x 8198 pixels: refused before the weights run, at once.
         out = os.path.join(self.tmp, "out")
         start = time.monotonic()
-        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--size", "4096", expect=1)
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--size", "4096", expect=2)
         elapsed = time.monotonic() - start
-        self.assert_one_line_error(proc, "conv1_1", "--size 4096", "picture would be")
+        self.assert_one_line_error(proc, "--size", "conv1_1", "4096", "picture would be")
         self.assert_no_files(out)
         self.assertFalse(os.path.exists(out))
         self.assertLess(elapsed, 60, "the size check came after the forward")  # the forward alone takes minutes
@@ -428,12 +437,37 @@ class BadInputs(CliCase):
             with self.subTest(image=name):
                 self.expect_failure(weights("raw_convs"), os.path.join(IMAGES, name), name)
 
-    def test_one_bad_image_among_good_ones_writes_nothing(self):
+    def test_one_bad_image_among_good_ones_is_skipped(self):
+        # The bad image gets one line and exit status 1; every other image's output is complete.
+        out = os.path.join(self.tmp, "out")
+        good2 = os.path.join(IMAGES, "png_rgb.png")
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-i", os.path.join(IMAGES, "broken_random.png"),
+                            "-i", good2, "-o", out, "--npy", "-q", expect=1)
+        self.assert_one_line_error(proc, "broken_random.png", "skipped")
+        stem = os.path.splitext(os.path.basename(PHOTO))[0]
+        self.assertEqual(sorted(os.listdir(out)), sorted([stem, "png_rgb", "index.html"]))
+        self.assert_matches(os.path.join(out, stem), "f32")
+        for folder in (stem, "png_rgb"):
+            names = os.listdir(os.path.join(out, folder))
+            self.assertEqual(sorted(names), sorted(["index.html", "input.png"] + [n + ".png" for n in CONVS] + [n + ".npy" for n in CONVS]))
+        index = open(os.path.join(out, "index.html")).read()
+        self.assertIn('href="png_rgb/index.html"', index)
+        self.assertNotIn("broken_random", index)
+
+    def test_fail_fast_stops_at_a_bad_image_and_writes_nothing(self):
         out = os.path.join(self.tmp, "out")
         proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-i", os.path.join(IMAGES, "broken_random.png"),
-                            "-o", out, expect=1)
+                            "-i", os.path.join(IMAGES, "png_rgb.png"), "-o", out, "--fail-fast", "-q", expect=1)
         self.assert_one_line_error(proc, "broken_random.png")
         self.assert_no_files(out)
+        self.assertFalse(os.path.exists(out))
+
+    def test_every_image_bad_writes_nothing(self):
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_cli("-w", weights("raw_convs"), "-i", os.path.join(IMAGES, "broken_random.png"),
+                            "-i", os.path.join(IMAGES, "broken_empty.png"), "-o", out, "-q", expect=1)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 2, proc.stderr)
+        self.assertFalse(os.path.exists(out))
 
     def test_output_folder_is_a_file(self):
         out = self.make("taken", b"x")
@@ -457,6 +491,149 @@ class BadInputs(CliCase):
         proc = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--npy", "-q", expect=1)
         self.assert_one_line_error(proc, "conv2_1.npy")
         self.assertEqual(os.listdir(out), ["conv2_1.npy"])  # conv1_1.npy and conv1_2.npy were taken back
+
+
+def tree(folder):
+    """Every file under `folder` (relative path -> bytes)."""
+    found = {}
+    for root, _, names in os.walk(folder):
+        for n in names:
+            path = os.path.join(root, n)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, folder)] = f.read()
+    return found
+
+
+class ManyImages(CliCase):
+    """Folders, list files, progress, and the library doing the command's job."""
+
+    def image_folder(self):
+        folder = os.path.join(self.tmp, "photos")
+        os.makedirs(os.path.join(folder, "deeper"))
+        os.makedirs(os.path.join(folder, ".hidden"))
+        shutil.copy(PHOTO, os.path.join(folder, "b_photo.png"))
+        shutil.copy(os.path.join(IMAGES, "png_rgb.png"), os.path.join(folder, "a_rgb.PNG"))
+        shutil.copy(os.path.join(IMAGES, "jpeg_baseline.jpg"), os.path.join(folder, "deeper", "c_jpeg.jpg"))
+        shutil.copy(os.path.join(IMAGES, "png_rgb.png"), os.path.join(folder, ".hidden", "h.png"))
+        shutil.copy(os.path.join(IMAGES, "png_rgb.png"), os.path.join(folder, ".dot.png"))
+        with open(os.path.join(folder, "notes.txt"), "w") as f:
+            f.write("not an image\n")
+        return folder
+
+    def run_small(self, *args, expect=0):
+        # Two early layers at 64 x 64: the image handling is under test here, not the network.
+        return self.run_cli("-w", weights("raw_convs"), "--size", "64", "--layers", "conv1_1,conv2_1", *args, expect=expect)
+
+    def test_folder_is_every_image_in_it_sorted(self):
+        folder = self.image_folder()
+        out = os.path.join(self.tmp, "out")
+        self.run_small("-i", folder, "-o", out, "-q")
+        self.assertEqual(sorted(os.listdir(out)), ["a_rgb", "b_photo", "index.html"])
+        index = open(os.path.join(out, "index.html")).read()
+        self.assertLess(index.index("a_rgb/index.html"), index.index("b_photo/index.html"))
+        out_r = os.path.join(self.tmp, "out_r")
+        self.run_small("-i", folder, "-r", "-o", out_r, "-q")
+        self.assertEqual(sorted(os.listdir(out_r)), ["a_rgb", "b_photo", "c_jpeg", "index.html"])
+        # The same images given one by one give the same files.
+        out_files = os.path.join(self.tmp, "out_files")
+        self.run_small("-i", os.path.join(folder, "a_rgb.PNG"), "-i", os.path.join(folder, "b_photo.png"),
+                       "-i", os.path.join(folder, "deeper", "c_jpeg.jpg"), "-o", out_files, "-q")
+        self.assertEqual(tree(out_files), tree(out_r))
+
+    def test_empty_folder_is_an_error(self):
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(os.path.join(empty, "below"))
+        shutil.copy(PHOTO, os.path.join(empty, "below", "p.png"))
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_small("-i", empty, "-o", out, expect=1)
+        self.assert_one_line_error(proc, "empty", "holds no images", "--recursive")
+        self.assertFalse(os.path.exists(out))
+
+    def test_list_file_and_standard_input(self):
+        folder = self.image_folder()
+        listing = os.path.join(self.tmp, "list.txt")
+        with open(listing, "w") as f:
+            f.write(f"# photos\n{os.path.join(folder, 'b_photo.png')}\n\n{os.path.join(folder, 'a_rgb.PNG')}\r\n")
+        out = os.path.join(self.tmp, "out")
+        self.run_small("--images-from", listing, "-o", out, "-q")
+        index = open(os.path.join(out, "index.html")).read()
+        self.assertLess(index.index("b_photo/index.html"), index.index("a_rgb/index.html"))  # the list's order
+        out_stdin = os.path.join(self.tmp, "out_stdin")
+        proc = subprocess.run([CLI, "-w", weights("raw_convs"), "--size", "64", "--layers", "conv1_1,conv2_1",
+                               "--images-from", "-", "-o", out_stdin, "-q"], input=open(listing).read(),
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(tree(out_stdin), tree(out))
+        empty = self.make_text("empty.txt", "# nothing\n\n")
+        proc = self.run_small("--images-from", empty, "-o", os.path.join(self.tmp, "never"), expect=1)
+        self.assert_one_line_error(proc, "empty.txt", "lists no images")
+        proc = self.run_small("--images-from", os.path.join(self.tmp, "missing.txt"), "-o", os.path.join(self.tmp, "never"), expect=1)
+        self.assert_one_line_error(proc, "missing.txt")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "never")))
+
+    def make_text(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_progress_bar_on_a_terminal(self):
+        import pty
+        folder = self.image_folder()
+        out = os.path.join(self.tmp, "out")
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([CLI, "-w", weights("raw_convs"), "--size", "64", "--layers", "conv1_1,conv2_1", "-i", folder,
+                                 "-r", "-i", os.path.join(IMAGES, "broken_random.png"), "--batch", "1", "-o", out],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        os.close(master)
+        self.assertEqual(proc.wait(timeout=300), 1)
+        text = data.decode()
+        self.assertIn("\r", text)
+        self.assertIn("4/4 images, 1 skipped", text)
+        self.assertIn("left", text)  # the time left, shown while images remain
+        self.assertIn("broken_random.png", text)
+        self.assertNotIn("[1/", text)  # no line per layer under the bar
+
+    def test_library_example_writes_the_same_folder(self):
+        example = os.environ.get("FMVIZ_REPORT_EXAMPLE", "")
+        if not example:
+            self.skipTest("examples/report.cpp is not built (FMVIZ_BUILD_EXAMPLES=OFF)")
+        w = weights("raw_convs")
+        by_command, by_library = os.path.join(self.tmp, "command"), os.path.join(self.tmp, "library")
+        self.run_cli("-w", w, "-i", PHOTO, "-o", by_command, "-q", expect=0)
+        proc = subprocess.run([example, w, PHOTO, by_library], capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        a, b = tree(by_command), tree(by_library)
+        self.assertEqual(sorted(a), sorted(b))
+        self.assertEqual(len(a), 15)  # input.png, 13 grids, index.html
+        for name in a:
+            self.assertEqual(a[name], b[name], name)
+
+    def test_memory_does_not_grow_with_the_number_of_images(self):
+        # 40 images take no more memory than 8: they are read batch by batch.
+        def peak_kib(count):
+            args = [CLI, "-w", weights("raw_convs"), "--size", "64", "--layers", "conv1_1,conv2_1", "-q", "-o",
+                    os.path.join(self.tmp, f"out{count}")]
+            for k in range(count):
+                args += ["-i", PHOTO]
+            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            self.assertEqual(proc.returncode, 0, proc.stderr.read())
+            return usage.ru_maxrss
+
+        few, many = peak_kib(8), peak_kib(40)
+        self.assertLess(many, few * 1.15 + 4096, f"peak {few} KiB for 8 images, {many} KiB for 40")
 
 
 if __name__ == "__main__":

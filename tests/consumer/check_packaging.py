@@ -52,7 +52,7 @@ def cmake_facts(source):
     return version, deps, options
 
 
-def load_conanfile(path):
+def load_conanfile(path, with_openmp=True):
     """Imports conanfile.py against a stub `conan` package that records what the recipe asks for."""
     calls = {"cppstd": None, "cleared": False}
 
@@ -104,7 +104,7 @@ def load_conanfile(path):
 
     recipe.info = Info()
     recipe.cpp_info = CppInfo()
-    recipe.options = types.SimpleNamespace(with_openmp=True)
+    recipe.options = types.SimpleNamespace(with_openmp=with_openmp)
     recipe.settings = types.SimpleNamespace(compiler="gcc")
     toolchains = []
     namespace["CMakeToolchain"] = lambda *a, **k: toolchains.append(Anything()) or toolchains[-1]
@@ -151,7 +151,7 @@ def main():
         check(option in options, f"portfile.cmake sets {option}, which fmviz does not declare")
     usage = read(os.path.join(port_dir, "usage"))
     targets = read(os.path.join(prefix, config_path, "fmvizTargets.cmake"))
-    stb_module = read(os.path.join(source, "cmake", "fmvizStbImplementation.cmake")) + read(os.path.join(source, "cmake", "FmvizStb.cmake"))
+    stb_module = "".join(read(os.path.join(source, "cmake", name)) for name in ("fmvizStbImplementation.cmake", "FmvizStb.cmake", "fmvizOpenMP.cmake"))
     for target in set(re.findall(r"fmviz::\w+", usage)):
         check(target in targets or f"add_library({target}" in stb_module, f"usage names {target}, which the package does not define")
     check("find_package(fmviz CONFIG REQUIRED)" in usage, "usage lacks find_package(fmviz CONFIG REQUIRED)")
@@ -173,6 +173,14 @@ def main():
     check(props.get("cmake_target_name") == "fmviz::fmviz", "conanfile.py: cmake_target_name is not fmviz::fmviz")
     for module in props.get("cmake_build_modules", []):
         check(os.path.isfile(os.path.join(prefix, module)), f"conanfile.py: build module {module} is not where cmake --install puts it")
+    # OpenMP: never a flag on fmviz::fmviz (the consumer chooses); fmviz::openmp comes from a build module.
+    info = recipe.cpp_info
+    check(not (info.cxxflags or info.sharedlinkflags or info.exelinkflags), f"conanfile.py: fmviz::fmviz carries flags {info.cxxflags + info.sharedlinkflags + info.exelinkflags}")
+    modules = [os.path.basename(m) for m in props.get("cmake_build_modules", [])]
+    check("fmvizOpenMP.cmake" in modules, f"conanfile.py with_openmp=True: build modules {modules} lack fmvizOpenMP.cmake (fmviz::openmp)")
+    no_openmp = load_conanfile(os.path.join(source, "conanfile.py"), with_openmp=False)[0]
+    modules = [os.path.basename(m) for m in no_openmp.cpp_info.properties.get("cmake_build_modules", [])]
+    check("fmvizNoOpenMP.cmake" in modules and "fmvizOpenMP.cmake" not in modules, f"conanfile.py with_openmp=False: build modules {modules}")
     for variable in cache_variables:
         check(variable in options, f"conanfile.py sets {variable}, which fmviz does not declare")
     defines = set(getattr(recipe.cpp_info, "defines", []))
@@ -193,10 +201,19 @@ def main():
     check(f'set(PACKAGE_VERSION "{version}")' in version_file, "fmvizConfigVersion.cmake has the wrong version")
     check(re.search(r'no architecture check.*\n\s*if\("TRUE"\)', version_file) is not None, "fmvizConfigVersion.cmake is not ARCH_INDEPENDENT")
     check("PACKAGE_FIND_VERSION_MAJOR" in version_file, "fmvizConfigVersion.cmake is not SameMajorVersion")
-    check("OpenMP" in targets, "the default install (OpenMP found) does not link OpenMP")
+    # OpenMP: fmviz::fmviz and fmviz.pc never carry it; fmviz::openmp and fmviz-openmp.pc do, when fmviz was
+    # configured with it (the default install, on this machine with OpenMP).
     ho = args.headeronly_prefix
-    check("OpenMP" not in read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizTargets.cmake")), "the no-OpenMP install still links OpenMP")
-    check("openmp" not in read(os.path.join(ho, "share", "pkgconfig", "fmviz.pc")), "the no-OpenMP fmviz.pc still has OpenMP flags")
+    check("OpenMP" not in targets, "the default install's fmvizTargets.cmake links OpenMP into fmviz::fmviz")
+    check("OpenMP" not in read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizTargets.cmake")), "the no-OpenMP install links OpenMP")
+    for p in (prefix, ho):
+        check("openmp" not in read(os.path.join(p, "share", "pkgconfig", "fmviz.pc")).lower(), f"{os.path.basename(p)}: fmviz.pc has OpenMP flags")
+        check(os.path.isfile(os.path.join(p, "share", "cmake", "fmviz", "fmvizOpenMP.cmake")), f"{os.path.basename(p)}: no fmvizOpenMP.cmake (fmviz::openmp)")
+    check("fmvizOpenMP.cmake" in read(os.path.join(prefix, config_path, "fmvizConfig.cmake")), "fmvizConfig.cmake does not create fmviz::openmp")
+    check(re.search(r"set\(FMVIZ_USE_OPENMP ON\)", read(os.path.join(prefix, config_path, "fmvizConfig.cmake"))) is not None, "the default install's fmviz::openmp does not use OpenMP")
+    check(re.search(r"set\(FMVIZ_USE_OPENMP OFF\)", read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizConfig.cmake"))) is not None, "the no-OpenMP install's fmviz::openmp uses OpenMP")
+    check("-fopenmp" in read(os.path.join(prefix, "share", "pkgconfig", "fmviz-openmp.pc")), "the default install's fmviz-openmp.pc lacks -fopenmp")
+    check("openmp" not in read(os.path.join(ho, "share", "pkgconfig", "fmviz-openmp.pc")).split("Requires:")[1], "the no-OpenMP fmviz-openmp.pc has OpenMP flags")
     ho_pc = read(os.path.join(ho, "share", "pkgconfig", "fmviz.pc"))
     check("libjpeg" not in ho_pc and "FMVIZ_HAVE" not in ho_pc, "the install without decoders still asks for libjpeg/libpng")
     check("fmviz::decoders" in read(os.path.join(ho, "share", "cmake", "fmviz", "fmvizTargets.cmake")), "the install without decoders lacks fmviz::decoders (empty, but named)")

@@ -1,11 +1,17 @@
 # Configures and builds tests/consumer/project one way, then runs the quickstart on the generated
-# weight file and a real photo and checks its output (13 conv layers with the right value counts).
+# weight file and a real photo and checks its output (13 conv layers with the right value counts), and
+# checks that the quickstart's compile line has an OpenMP flag exactly when EXPECT_OPENMP is ON.
 # cmake -DMODE=find_package|add_subdirectory|FetchContent|pkg-config -DBINARY_DIR=... -DCXX=...
 #       -DSOURCE_DIR=<fmviz source> -DQUICKSTART=... -DWEIGHTS=... -DIMAGE=... [-DPREFIX=<install prefix
-#       or build tree>] [-DLINK_STB_IMPLEMENTATION=ON] [-DOWN_STB=ON] [-DEXPECT_NO_OPENMP=ON]
-#       [-DGENERATOR=...] -P consumer.cmake
+#       or build tree>] [-DLINK_STB_IMPLEMENTATION=ON] [-DOWN_STB=ON] [-DLINK=fmviz|openmp]
+#       [-DEXPECT_OPENMP=ON] [-DPKG_CONFIG_NAME=fmviz|fmviz-openmp] [-DTHREADS=ON] [-DGENERATOR=...] -P consumer.cmake
+# LINK: the quickstart links fmviz::fmviz (default) or fmviz::openmp; PKG_CONFIG_NAME: the .pc it is built with.
+# THREADS: instead of the quickstart, threads.cpp is built linked to fmviz::fmviz (it must compile without
+# OpenMP and run one thread, with OMP_NUM_THREADS=2 set) and to fmviz::openmp (OpenMP and 2 threads when
+# EXPECT_OPENMP, else the same as fmviz::fmviz), and each runs a small forward.
 cmake_minimum_required(VERSION 3.16)
 set(WARNINGS -Wall -Wextra -Wpedantic -Werror)
+set(OPENMP_FLAG_REGEX "[ \"]-f?openmp([ =\"]|$)")  # -fopenmp, -fopenmp=libomp, -openmp
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -31,14 +37,25 @@ if(MODE STREQUAL "pkg-config")
   # Plain pkg-config, no CMake: c++ $(pkg-config --cflags fmviz) quickstart.cpp $(pkg-config --libs fmviz)
   find_program(PKG_CONFIG NAMES pkg-config pkgconf REQUIRED)
   set(ENV{PKG_CONFIG_PATH} "${PREFIX}/share/pkgconfig")
-  run(${PKG_CONFIG} --cflags fmviz)
+  # fmviz.pc never carries OpenMP: a consumer chooses (fmviz-openmp.pc, or -fopenmp of its own).
+  run(${PKG_CONFIG} --cflags --libs fmviz)
+  if(" ${run_output}" MATCHES "${OPENMP_FLAG_REGEX}")
+    message(FATAL_ERROR "fmviz.pc carries OpenMP: ${run_output}")
+  endif()
+  if(NOT PKG_CONFIG_NAME)
+    set(PKG_CONFIG_NAME fmviz)
+  endif()
+  run(${PKG_CONFIG} --cflags ${PKG_CONFIG_NAME})
   string(STRIP "${run_output}" cflags)
   separate_arguments(cflags UNIX_COMMAND "${cflags}")
-  run(${PKG_CONFIG} --libs fmviz)
+  run(${PKG_CONFIG} --libs ${PKG_CONFIG_NAME})
   string(STRIP "${run_output}" libs)
   separate_arguments(libs UNIX_COMMAND "${libs}")
   set(quickstart "${BINARY_DIR}/quickstart")
-  run(${CXX} -std=c++17 -O2 ${WARNINGS} ${cflags} "${QUICKSTART}" -o "${quickstart}" ${libs})
+  set(compile_line ${CXX} -std=c++17 -O2 ${WARNINGS} ${cflags} "${QUICKSTART}" -o "${quickstart}" ${libs})
+  run(${compile_line})
+  string(REPLACE ";" " " compile_line " ${compile_line} ")
+  set(compile_lines "quickstart=${compile_line}")
 else()
   set(args -S "${SOURCE_DIR}/tests/consumer/project" -B "${BINARY_DIR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
@@ -60,17 +77,69 @@ else()
   if(OWN_STB)
     list(APPEND args -DCONSUMER_OWN_STB=ON)
   endif()
+  if(LINK)
+    list(APPEND args -DCONSUMER_LINK=${LINK})
+  endif()
+  if(THREADS)
+    list(APPEND args -DCONSUMER_THREADS=ON)
+  endif()
   run(${CMAKE_COMMAND} ${args})
+  message(STATUS "configure:\n${run_output}")
   run(${CMAKE_COMMAND} --build "${BINARY_DIR}")
   set(quickstart "${BINARY_DIR}/quickstart")
-  if(EXPECT_NO_OPENMP)
-    file(READ "${BINARY_DIR}/compile_commands.json" commands)
-    if(commands MATCHES "openmp")
-      message(FATAL_ERROR "fmviz was installed without OpenMP, but the consumer is compiled with it:\n${commands}")
-    endif()
-  endif()
+  # One "command" line per compiled file (Makefiles and Ninja write each on one line): program=command.
+  file(STRINGS "${BINARY_DIR}/compile_commands.json" commands REGEX "\"command\"")
+  set(compile_lines "")
+  foreach(command IN LISTS commands)
+    foreach(program IN ITEMS quickstart threads_fmviz threads_openmp)
+      if(command MATCHES "[/ ]CMakeFiles/${program}\\.dir/")
+        list(APPEND compile_lines "${program}=${command}")
+      endif()
+    endforeach()
+  endforeach()
 endif()
 
+# OpenMP on the compile line: only where it is asked for (fmviz::openmp, fmviz-openmp.pc), never from fmviz::fmviz.
+function(check_openmp program expected)
+  set(found "")
+  foreach(entry IN LISTS compile_lines)
+    if(entry MATCHES "^${program}=(.*)$")
+      set(found "${CMAKE_MATCH_1}")
+    endif()
+  endforeach()
+  if(NOT found)
+    message(FATAL_ERROR "no compile command for ${program} in ${BINARY_DIR}")
+  endif()
+  if(found MATCHES "${OPENMP_FLAG_REGEX}")
+    set(has ON)
+  else()
+    set(has OFF)
+  endif()
+  if(NOT has STREQUAL expected)
+    message(FATAL_ERROR "${program}: OpenMP flag on the compile line: ${has}, expected ${expected}:\n${found}")
+  endif()
+  message(STATUS "${program}: OpenMP flag on the compile line: ${has}, as expected")
+endfunction()
+if(EXPECT_OPENMP)
+  set(expect_openmp ON)
+  set(expected_threads 2)
+else()
+  set(expect_openmp OFF)
+  set(expected_threads 1)
+endif()
+
+if(THREADS)
+  set(ENV{OMP_NUM_THREADS} 2)  # ignored without OpenMP
+  check_openmp(threads_fmviz OFF)
+  run("${BINARY_DIR}/threads_fmviz" "${WEIGHTS}" "${IMAGE}" 1)
+  message(STATUS "threads_fmviz (fmviz::fmviz):\n${run_output}")
+  check_openmp(threads_openmp ${expect_openmp})
+  run("${BINARY_DIR}/threads_openmp" "${WEIGHTS}" "${IMAGE}" ${expected_threads})
+  message(STATUS "threads_openmp (fmviz::openmp):\n${run_output}")
+  return()
+endif()
+
+check_openmp(quickstart ${expect_openmp})
 run("${quickstart}" "${WEIGHTS}" "${IMAGE}")
 set(expected "")
 foreach(layer IN ITEMS conv1_1:3211264 conv1_2:3211264 conv2_1:1605632 conv2_2:1605632 conv3_1:802816

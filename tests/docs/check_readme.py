@@ -14,6 +14,12 @@ blocks = re.findall(r"```cpp\n(.*?)```", readme, re.S)
 if quickstart not in blocks:
     failures.append("README's quickstart block differs from examples/quickstart.cpp")
 
+report_example = open(os.path.join(root, "examples", "report.cpp")).read()
+for block in (b for b in blocks if "write_report" in b):
+    for line in block.strip().splitlines():
+        if line.strip() not in report_example:
+            failures.append(f"README's report example has a line examples/report.cpp lacks: {line.strip()}")
+
 sh_blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
 ci = open(os.path.join(root, ".ci", "run")).read()
 test_commands = [b.strip() for b in sh_blocks if "ctest" in b and "\n" not in b.strip()]

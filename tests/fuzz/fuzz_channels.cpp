@@ -1,5 +1,6 @@
 // The --channels syntax (parse_channels), its printed form read back, and the selection applied to layers of
 // a few channel counts.
+#include <fmviz/channels.hpp>
 #include <fmviz/grid.hpp>
 
 #include <cstddef>

@@ -9,7 +9,7 @@
 
 namespace fmviz_cli {
 
-inline constexpr const char* usage_text = R"(usage: fmviz --weights FILE --image IMG [--image IMG ...] [--out DIR] [options]
+inline constexpr const char* usage_text = R"(usage: fmviz --weights FILE --image IMG|DIR [--image ...] [--images-from LIST] [--out DIR] [options]
 
 Runs each image through VGG16 and writes, for every conv layer (conv1_1 ... conv5_3), LAYER.png:
 a grid of its feature maps (by default the classic tutorial's figure: the first 16 channels in
@@ -18,7 +18,11 @@ a grid of its feature maps (by default the classic tutorial's figure: the first 
 required:
   -w, --weights FILE      VGG16 weights: raw float32 .bin (conv stack or full model, torchvision
                           state_dict order) or .safetensors (F32/F16/BF16, torchvision or timm names)
-  -i, --image FILE        an image (JPEG, PNG, BMP, TGA, GIF, PSD); repeat for several
+  -i, --image FILE|DIR    an image (JPEG, PNG, BMP, TGA, GIF, PSD), or a folder: every image in it,
+                          sorted by name; repeat for several
+  -r, --recursive         with --image DIR, also the images in the folders below it
+      --images-from LIST  the images listed in the file LIST, one path per line ('-': standard
+                          input; blank lines and lines starting with # are left out)
 
 output:
   -o, --out DIR           output folder (default: fmviz-out); with several images, one sub-folder
@@ -64,14 +68,22 @@ network:
                           im2col + GEMM for the rest (auto, default), GEMM everywhere (the
                           reference path), or Winograd for every 3x3 layer
 
+bad images:
+      --fail-fast         stop at the first image that cannot be read and take back the run's
+                          output; by default such an image is reported, skipped, and the run goes
+                          on, then exits with status 1
+
 messages:
-      --progress          report progress on stderr even when it is not a terminal
+      --progress          report progress on stderr even when it is not a terminal (on a terminal,
+                          several images show a progress bar with the time left)
   -q, --quiet             no progress or notes on stderr
   -h, --help              show this help and exit
       --version           show the version and exit
 
-Exit status: 0 on success, 1 when an input or output fails, 2 on a bad command line.
-Every file is written under a temporary name and renamed, so a failure leaves no partial file.
+Exit status: 0 on success, 1 when an input or output fails (or an image was skipped), 2 on a bad
+command line. Every file is written under a temporary name and renamed, so no file is ever
+half-written; a run that fails takes back everything it wrote, and a run that skips an image
+leaves every other image's output complete.
 )";
 
 struct UsageError {
@@ -80,12 +92,14 @@ struct UsageError {
 
 struct Options {
   std::string weights;
-  std::vector<std::string> images;
+  std::vector<std::string> images;  // files and folders, as given
+  std::vector<std::string> image_lists;  // --images-from
+  bool recursive = false, fail_fast = false;
   std::string out = "fmviz-out";
   bool npy = false, overlay = false, filters = false;
   std::vector<std::string> layers;
   fmviz::Tap tap = fmviz::Tap::conv;
-  fmviz::GridOptions grid;  // channels, columns, cell size, normalisation, colour map, labels, legend
+  fmviz::GridOptions grid = fmviz::ReportOptions::default_grid();  // channels, columns, cell size, normalisation, colour map, labels, legend
   std::string last_layer;
   fmviz::Preset preset = fmviz::Preset::torchvision;
   std::size_t size = 224;
@@ -147,9 +161,20 @@ auto parse_with(const std::string& flag, Parse&& parse) -> decltype(parse()) {
   }
 }
 
+inline std::string vgg16_layer_names() {
+  std::string names;
+  for (const auto& p : fmviz::vgg_plan(fmviz::VggVariant::vgg16)) names += (names.empty() ? "" : " ") + p.name;
+  return names;
+}
+
+inline bool is_vgg16_layer(const std::string& name) {
+  for (const auto& p : fmviz::vgg_plan(fmviz::VggVariant::vgg16))
+    if (p.name == name) return true;
+  return false;
+}
+
 inline Options parse_args(int argc, char** argv) {
   Options o;
-  o.grid.min_cell = 112;
   bool top_given = false, channels_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
@@ -178,6 +203,9 @@ inline Options parse_args(int argc, char** argv) {
       if (!o.weights.empty()) throw UsageError{"--weights given twice"};
       o.weights = take_value();
     } else if (arg == "-i" || arg == "--image") o.images.push_back(take_value());
+    else if (arg == "-r" || arg == "--recursive") flag(o.recursive);
+    else if (arg == "--images-from") o.image_lists.push_back(take_value());
+    else if (arg == "--fail-fast") flag(o.fail_fast);
     else if (arg == "-o" || arg == "--out") o.out = take_value();
     else if (arg == "--npy") flag(o.npy);
     else if (arg == "--overlay") flag(o.overlay);
@@ -192,9 +220,7 @@ inline Options parse_args(int argc, char** argv) {
       top_given = true;
     } else if (arg == "--tap") {
       const std::string v = take_value();
-      if (v == "conv") o.tap = fmviz::Tap::conv;
-      else if (v == "relu") o.tap = fmviz::Tap::relu;
-      else throw UsageError{"--tap expects conv or relu, got '" + v + "'"};
+      o.tap = parse_with(arg, [&] { return fmviz::parse_tap(v); });
     } else if (arg == "--cols") o.grid.columns = parse_count(arg, take_value(), 1, 4096);
     else if (arg == "--cell") o.grid.min_cell = parse_count(arg, take_value(), 0, 2048);
     else if (arg == "--norm") {
@@ -206,7 +232,10 @@ inline Options parse_args(int argc, char** argv) {
       o.grid.colormap = parse_with(arg, [&] { return fmviz::parse_colormap(v); });
     } else if (arg == "--labels") flag(o.grid.labels);
     else if (arg == "--legend") flag(o.grid.legend);
-    else if (arg == "--last-layer") o.last_layer = take_value();
+    else if (arg == "--last-layer") {
+      o.last_layer = take_value();
+      if (!is_vgg16_layer(o.last_layer)) throw UsageError{"--last-layer: '" + o.last_layer + "' is not a layer of VGG16 (" + vgg16_layer_names() + ")"};
+    }
     else if (arg == "--preset") {
       const std::string v = take_value();
       if (v == "torchvision") o.preset = fmviz::Preset::torchvision;
@@ -227,7 +256,8 @@ inline Options parse_args(int argc, char** argv) {
   if (top_given && channels_given) throw UsageError{"--top and --channels both choose channels: give one of them"};
   if (o.help || o.version) return o;
   if (o.weights.empty()) throw UsageError{"--weights FILE is required"};
-  if (o.images.empty()) throw UsageError{"at least one --image FILE is required"};
+  if (o.images.empty() && o.image_lists.empty()) throw UsageError{"at least one --image FILE (or --images-from LIST) is required"};
+  if (o.recursive && o.images.empty()) throw UsageError{"--recursive goes with --image DIR"};
   if (o.out.empty()) throw UsageError{"--out needs a folder name"};
   return o;
 }

@@ -1,49 +1,48 @@
-// Thin OpenMP wrappers, so the library also builds (single-threaded) without OpenMP.
+// parallel_for: a loop spread over fmviz's threads (threads.hpp), run in order without OpenMP.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <utility>
 
 #include "../error.hpp"
+#include "../threads.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 namespace fmviz {
-
-/// Threads fmviz uses for its own loops (and Eigen's GEMM). Defaults to all cores.
-inline int thread_count() {
-#if defined(_OPENMP)
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-/// Processors this process may run on (1 without OpenMP): more threads than this only wait for each other.
-inline int core_count() {
-#if defined(_OPENMP)
-  return std::max(1, omp_get_num_procs());
-#else
-  return 1;
-#endif
-}
-
-/// Sets the thread count for later calls on this thread (n < 1 means all cores).
-inline void set_thread_count(int n) {
-#if defined(_OPENMP)
-  omp_set_num_threads(n < 1 ? omp_get_num_procs() : n);
-#else
-  (void)n;
-#endif
-}
-
 namespace detail {
+
+/// While alive, keeps Eigen's own OpenMP threads off on this thread. Eigen's GEMM opens a parallel region of its
+/// own when called outside one, and an exception inside it (std::bad_alloc for its packing buffers) would end
+/// the process; fmviz does its threading in parallel_for, where errors reach the caller. Inside a parallel
+/// region (or with one thread) it does nothing. (A program that called Eigen::setNbThreads overrides this.)
+class EigenOnThisThread {
+ public:
+  EigenOnThisThread() noexcept {
+#if defined(_OPENMP)
+    if (!omp_in_parallel() && omp_get_max_threads() > 1) {
+      saved_ = omp_get_max_threads();
+      omp_set_num_threads(1);  // this thread's setting only: other threads and their forwards are not touched
+    }
+#endif
+  }
+  ~EigenOnThisThread() {
+#if defined(_OPENMP)
+    if (saved_ > 0) omp_set_num_threads(saved_);
+#endif
+  }
+  EigenOnThisThread(const EigenOnThisThread&) = delete;
+  EigenOnThisThread& operator=(const EigenOnThisThread&) = delete;
+
+ private:
+  [[maybe_unused]] int saved_ = 0;  // used only with OpenMP
+};
 
 /// Collects the first exception thrown by any iteration of a parallel loop, so it can be rethrown on the
 /// calling thread (an exception escaping an OpenMP region would end the process).

@@ -93,6 +93,7 @@ void im2col_gemm_forward(const Tensor<T>& weight, const Tensor<T>& bias, const C
       const Eigen::Map<const Matrix> patches(cols, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(p1 - p0));
       Eigen::Map<Matrix, 0, Stride> out(y.channel(n, 0) + p0, static_cast<Eigen::Index>(out_channels),
                                         static_cast<Eigen::Index>(p1 - p0), Stride(static_cast<Eigen::Index>(pixels)));
+      const EigenOnThisThread no_eigen_threads;  // a loop of one tile runs outside any parallel region
       out.noalias() = w * patches;
       out.colwise() += b;
       if (relu)  // the ReLU layer's own expression, so the values are the same as with the layer after

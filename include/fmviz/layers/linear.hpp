@@ -1,10 +1,14 @@
 // Linear: y = x W^T + b on (N, in) inputs, and Flatten / Dropout that feed it.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <utility>
 
+#include <Eigen/Core>
+
+#include "../detail/parallel.hpp"
 #include "../error.hpp"
 #include "../tensor.hpp"
 
@@ -32,12 +36,24 @@ class Linear {
     return {in[0], out_features()};
   }
 
+  /// Threads take bands of output features, each one Eigen product; the bands do not depend on the thread
+  /// count, so neither do the results.
   Tensor<T> forward(const Tensor<T>& x) const {
     const Shape out_shape = output_shape(x.shape());
     Tensor<T> y(out_shape);
-    auto out = y.matrix(out_shape[0], out_features());
-    out.noalias() = x.matrix(out_shape[0], in_features()) * weight_.matrix(out_features(), in_features()).transpose();
-    out.rowwise() += bias_.vector().transpose();
+    const std::size_t n = out_shape[0], in = in_features(), out = out_features();
+    constexpr std::size_t band = 256;  // output features per band: 4096 / 256 gives 16 bands to share out
+    using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const auto input = x.matrix(n, in);
+    detail::parallel_for((out + band - 1) / band, [&](std::size_t b) {
+      const std::size_t f0 = b * band, count = std::min(band, out - f0);
+      const Eigen::Map<const RowMajor> w(weight_.data() + f0 * in, static_cast<Eigen::Index>(count), static_cast<Eigen::Index>(in));
+      Eigen::Map<RowMajor, 0, Eigen::OuterStride<>> result(y.data() + f0, static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(count),
+                                                           Eigen::OuterStride<>(static_cast<Eigen::Index>(out)));
+      const detail::EigenOnThisThread no_eigen_threads;  // one band, or one thread: outside any parallel region
+      result.noalias() = input * w.transpose();
+      result.rowwise() += bias_.vector().segment(static_cast<Eigen::Index>(f0), static_cast<Eigen::Index>(count)).transpose();
+    });
     return y;
   }
 

@@ -8,7 +8,7 @@
 
 #include "../detail/mapped_file.hpp"
 #include "../error.hpp"
-#include "../vgg_config.hpp"
+#include "tensor_spec.hpp"
 #include "tensor_table.hpp"
 
 namespace fmviz {

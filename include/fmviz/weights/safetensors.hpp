@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -76,6 +77,15 @@ inline std::uint64_t json_uint(const nlohmann::json& v, const std::string& path,
 }
 
 }  // namespace detail
+
+/// Whether a file that starts with `head` (`head_size` bytes, 9 are enough) and is `file_size` bytes long looks
+/// like safetensors: a header length that fits in the file, then '{'. A cheap test to tell formats apart;
+/// read_safetensors does the validation.
+inline bool looks_like_safetensors(const unsigned char* head, std::size_t head_size, std::uint64_t file_size) noexcept {
+  if (head_size < 9 || file_size < 9) return false;
+  const std::uint64_t header_len = detail::read_u64_le(head);
+  return head[8] == '{' && header_len >= 2 && header_len <= file_size - 8;
+}
 
 /// Reads and validates a safetensors file. Tensors stay in the mapping; nothing is copied.
 inline TensorTable read_safetensors(const std::string& path) {

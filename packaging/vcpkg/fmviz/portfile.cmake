@@ -5,7 +5,8 @@ get_filename_component(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE
 
 set(VCPKG_BUILD_TYPE release)  # header-only
 
-# vcpkg's stb is header-only: the package offers fmviz::stb_implementation (see usage).
+# vcpkg's stb is header-only: the package offers fmviz::stb_implementation (see usage). fmviz::fmviz carries no
+# OpenMP; with FMVIZ_USE_OPENMP the package offers fmviz::openmp, which finds OpenMP in the consumer's build.
 vcpkg_cmake_configure(
   SOURCE_PATH "${SOURCE_PATH}"
   OPTIONS
@@ -15,6 +16,7 @@ vcpkg_cmake_configure(
     -DFMVIZ_BUILD_BENCH=OFF
     -DFMVIZ_BUILD_CLI=OFF
     -DFMVIZ_STB_USE_LIBRARY=OFF
+    -DFMVIZ_USE_OPENMP=ON
     -DFMVIZ_USE_LIBJPEG=ON
     -DFMVIZ_USE_LIBPNG=ON
 )

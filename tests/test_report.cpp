@@ -1,0 +1,279 @@
+// The report API: what it checks before any image is read, what it renders in memory, how it writes a folder
+// (skipping or stopping at bad images, never leaving part of a failed run), and the lists of images.
+#include <fmviz/fmviz.hpp>
+
+#include "test_support.hpp"
+
+#include <map>
+#include <random>
+#include <sstream>
+
+using fmviz_test::contains;
+using fmviz_test::error_of;
+using fmviz_test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+fmviz::Tensor<float> random_tensor(fmviz::Shape shape, std::uint32_t seed, float scale = 0.3f) {
+  fmviz::Tensor<float> t(std::move(shape));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  for (float& v : t) v = dist(rng);
+  return t;
+}
+
+// A small VGG-like network: conv1_1 (3->8), conv1_2 (8->8), pool1, conv2_1 (8->16), each conv with its ReLU.
+fmviz::Network<float> small_net() {
+  std::vector<fmviz::Layer<float>> layers;
+  layers.emplace_back("conv1_1", fmviz::Conv2d<float>(random_tensor({8, 3, 3, 3}, 1), random_tensor({8}, 2), 1, 1));
+  layers.emplace_back("relu1_1", fmviz::ReLU{});
+  layers.emplace_back("conv1_2", fmviz::Conv2d<float>(random_tensor({8, 8, 3, 3}, 3), random_tensor({8}, 4), 1, 1));
+  layers.emplace_back("relu1_2", fmviz::ReLU{});
+  layers.emplace_back("pool1", fmviz::MaxPool2d(2, 2));
+  layers.emplace_back("conv2_1", fmviz::Conv2d<float>(random_tensor({16, 8, 3, 3}, 5), random_tensor({16}, 6), 1, 1));
+  layers.emplace_back("relu2_1", fmviz::ReLU{});
+  return fmviz::Network<float>(std::move(layers));
+}
+
+fmviz::RgbImage photo(std::size_t w, std::size_t h, std::uint32_t seed) {
+  fmviz::RgbImage img;
+  img.width = w;
+  img.height = h;
+  img.pixels.resize(w * h * 3);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(0.f, 1.f);
+  for (float& v : img.pixels) v = dist(rng);
+  return img;
+}
+
+fmviz::ReportOptions small_options() {
+  fmviz::ReportOptions o;
+  o.size = 32;
+  o.grid.min_cell = 0;
+  return o;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::map<std::string, std::string> tree(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).generic_string()] = slurp(e.path());
+  return files;
+}
+
+void save_png(const fmviz::RgbImage& img, const std::string& path) { fmviz::write_png(path, fmviz::to_image8(img)); }
+
+}  // namespace
+
+TEST_CASE("report: a bad request fails when the report is built, naming the option", "[report]") {
+  const auto net = small_net();
+  auto o = small_options();
+  o.layers = {"conv9_9"};
+  auto e = error_of([&] { fmviz::Report(net, o); });
+  REQUIRE(e);
+  CHECK(e->field() == "layers");
+  CHECK_THAT(e->what(), contains("conv1_1,conv1_2,conv2_1"));
+
+  o = small_options();
+  o.size = 8192;  // 8 channels of 8192 x 8192: more pixels than any picture may have
+  o.grid.min_cell = 0;
+  o.grid.channels = fmviz::ChannelSelection::all();
+  e = error_of([&] { fmviz::Report(net, o); });
+  REQUIRE(e);
+  CHECK(e->field() == "size");
+  CHECK_THAT(e->what(), contains("conv1_1"));
+
+  o = small_options();
+  o.stop_after = "pool9";
+  CHECK(error_of([&] { fmviz::Report(net, o); }));
+}
+
+TEST_CASE("report: layers are drawn in network order and the forward stops after the last one", "[report]") {
+  const auto net = small_net();
+  auto o = small_options();
+  o.layers = {"conv1_2", "conv1_1"};
+  const fmviz::Report report(net, o);
+  CHECK(report.layers() == std::vector<std::string>{"conv1_1", "conv1_2"});
+  CHECK(report.stop_after() == "conv1_2");
+  std::vector<std::string> seen;
+  fmviz::RenderHooks hooks;
+  hooks.on_layer = [&](const std::string& name, const fmviz::Shape&, std::size_t number, std::size_t count) {
+    seen.push_back(name + " " + std::to_string(number) + "/" + std::to_string(count));
+  };
+  const fmviz::ImageReport r = report.render(photo(40, 30, 1), "cat.png", hooks);
+  CHECK(seen == std::vector<std::string>{"conv1_1 1/2", "conv1_2 2/2"});
+  REQUIRE(r.pictures.size() == 3);
+  CHECK(r.pictures[0].file == "input.png");
+  CHECK(r.pictures[1].file == "conv1_1.png");
+  CHECK(r.pictures[2].file == "conv1_2.png");
+  CHECK(r.layers_drawn == 2);
+  CHECK(r.page.title == "fmviz: cat.png");
+  REQUIRE(r.page.layers.size() == 2);
+  CHECK(r.page.layers[1].shape == std::vector<std::size_t>{8, 32, 32});
+}
+
+TEST_CASE("report: arrays are the tapped activations, before or after the ReLU", "[report]") {
+  const auto net = small_net();
+  const fmviz::RgbImage img = photo(32, 32, 2);
+  for (fmviz::Tap tap : {fmviz::Tap::conv, fmviz::Tap::relu}) {
+    auto o = small_options();
+    o.npy = true;
+    o.tap = tap;
+    const fmviz::ImageReport r = fmviz::Report(net, o).render(img, "x");
+    fmviz::ActivationRecorder<float> recorder(tap);
+    net.forward(fmviz::to_tensor<float>(img, o.preset), recorder);
+    REQUIRE(r.arrays.size() == 3);
+    for (const auto& a : r.arrays) {
+      const std::string name = a.file.substr(0, a.file.size() - 4);
+      const auto& expected = recorder.at(name);
+      REQUIRE(a.values.size() == expected.size());
+      CHECK(std::equal(a.values.begin(), a.values.end(), expected.begin()));
+      CHECK(a.shape == fmviz::Shape{expected.dim(1), expected.dim(2), expected.dim(3)});
+    }
+    bool any_negative = false;
+    for (float v : r.arrays[0].values) any_negative = any_negative || v < 0;
+    CHECK(any_negative == (tap == fmviz::Tap::conv));
+  }
+}
+
+TEST_CASE("report: a batch renders every image exactly as it renders alone", "[report]") {
+  const auto net = small_net();
+  auto o = small_options();
+  o.npy = true;
+  o.overlay = true;
+  for (auto scope : {fmviz::NormScope::channel, fmviz::NormScope::network}) {
+    o.grid.scope = scope;
+    const fmviz::Report report(net, o);
+    std::vector<fmviz::ReportInput> inputs;
+    for (std::uint32_t k = 0; k < 3; ++k) inputs.push_back({"img" + std::to_string(k) + ".png", photo(30 + 7 * k, 41 - 3 * k, 10 + k)});
+    const auto together = report.render(inputs);
+    REQUIRE(together.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+      const auto alone = report.render(inputs[k].photo, inputs[k].name);
+      REQUIRE(alone.pictures.size() == together[k].pictures.size());
+      for (std::size_t p = 0; p < alone.pictures.size(); ++p) {
+        CHECK(alone.pictures[p].file == together[k].pictures[p].file);
+        CHECK(alone.pictures[p].image.pixels == together[k].pictures[p].image.pixels);
+      }
+      REQUIRE(alone.arrays.size() == together[k].arrays.size());
+      for (std::size_t a = 0; a < alone.arrays.size(); ++a)
+        CHECK(std::equal(alone.arrays[a].values.begin(), alone.arrays[a].values.end(), together[k].arrays[a].values.begin()));
+      CHECK(fmviz::render_gallery(alone.page) == fmviz::render_gallery(together[k].page));
+    }
+  }
+}
+
+TEST_CASE("report: write_report writes one folder per image and an index; the same files as write_image_report", "[report]") {
+  TempDir dir;
+  const auto net = small_net();
+  auto o = small_options();
+  o.npy = true;
+  const fmviz::Report report(net, o);
+  save_png(photo(40, 40, 3), dir.file("a.png"));
+  fs::create_directory(dir.path() / "sub");
+  save_png(photo(20, 50, 4), (dir.path() / "sub" / "a.png").string());
+  const auto summary = fmviz::write_report(report, {dir.file("a.png"), (dir.path() / "sub" / "a.png").string()}, dir.file("out"));
+  CHECK(summary.images_written == 2);
+  CHECK(summary.skipped.empty());
+  CHECK(summary.index_page == (dir.path() / "out" / "index.html").string());
+  const auto files = tree(dir.path() / "out");
+  for (const char* folder : {"a", "a-2"})
+    for (const char* name : {"index.html", "input.png", "conv1_1.png", "conv1_2.png", "conv2_1.png", "conv1_1.npy", "conv2_1.npy"})
+      CHECK(files.count(std::string(folder) + "/" + name) == 1);
+  CHECK(files.count("index.html") == 1);
+  CHECK(files.size() == 2 * 8 + 1);
+
+  // One image alone goes straight into the folder, and write_image_report writes the same files.
+  fmviz::write_report(report, {dir.file("a.png")}, dir.file("one"));
+  const fmviz::ImageReport r = report.render(fmviz::read_image(dir.file("a.png")), dir.file("a.png"));
+  fmviz::write_image_report(r, dir.file("by_hand"));
+  CHECK(tree(dir.path() / "one") == tree(dir.path() / "by_hand"));
+}
+
+TEST_CASE("report: a bad image is skipped, or stops the run and leaves nothing", "[report]") {
+  TempDir dir;
+  const auto net = small_net();
+  save_png(photo(40, 40, 5), dir.file("good.png"));
+  fmviz_test::write_file(dir.file("bad.png"), fmviz_test::Bytes{0x89, 'P', 'N', 'G', 1, 2, 3});
+  const std::vector<std::string> images{dir.file("good.png"), dir.file("bad.png")};
+
+  struct Observer : fmviz::ReportObserver {
+    std::vector<std::size_t> written, skipped;
+    void image_written(std::size_t i, const std::string&, const fmviz::ImageReport&) override { written.push_back(i); }
+    void image_skipped(std::size_t i, const fmviz::Error&) override { skipped.push_back(i); }
+  } observer;
+  const auto summary = fmviz::write_report(fmviz::Report(net, small_options()), images, dir.file("out"), &observer);
+  CHECK(summary.images_written == 1);
+  REQUIRE(summary.skipped.size() == 1);
+  CHECK(summary.skipped[0].index == 1);
+  CHECK_THAT(summary.skipped[0].message, contains("bad.png"));
+  CHECK(observer.written == std::vector<std::size_t>{0});
+  CHECK(observer.skipped == std::vector<std::size_t>{1});
+  CHECK(fs::exists(dir.path() / "out" / "good" / "conv2_1.png"));
+  CHECK_FALSE(fs::exists(dir.path() / "out" / "bad"));
+
+  auto o = small_options();
+  o.stop_at_bad_image = true;
+  const auto e = error_of([&] { fmviz::write_report(fmviz::Report(net, o), images, dir.file("stopped")); });
+  REQUIRE(e);
+  CHECK(e->path() == dir.file("bad.png"));
+  CHECK_FALSE(fs::exists(dir.path() / "stopped"));  // the good image's folder was taken back
+
+  // Only bad images: nothing written, not even the output folder.
+  const auto none = fmviz::write_report(fmviz::Report(net, small_options()), {dir.file("bad.png")}, dir.file("none"));
+  CHECK(none.images_written == 0);
+  CHECK(none.index_page.empty());
+  CHECK_FALSE(fs::exists(dir.path() / "none"));
+}
+
+TEST_CASE("report: a file that cannot be written fails the run and takes back what it wrote", "[report]") {
+  TempDir dir;
+  const auto net = small_net();
+  save_png(photo(40, 40, 6), dir.file("p.png"));
+  save_png(photo(40, 40, 7), dir.file("q.png"));
+  fs::create_directories(dir.path() / "out" / "q" / "conv1_2.png");  // a folder where a file must go
+  const auto e = error_of([&] { fmviz::write_report(fmviz::Report(net, small_options()), {dir.file("p.png"), dir.file("q.png")}, dir.file("out")); });
+  REQUIRE(e);
+  CHECK_THAT(e->what(), contains("conv1_2.png"));
+  CHECK(tree(dir.path() / "out").empty());  // p's complete folder was taken back too: a failed run leaves nothing
+  CHECK(fs::is_directory(dir.path() / "out" / "q" / "conv1_2.png"));
+  CHECK_FALSE(fs::exists(dir.path() / "out" / "p"));
+}
+
+TEST_CASE("report: folder names are the file stems, made unique, never index.html", "[report]") {
+  const auto names = fmviz::detail::unique_folder_names({"a/cat.jpg", "b/cat.png", "index.html", "cat-2.jpg", "..", "x/.png"}, {"index.html"});
+  CHECK(names == std::vector<std::string>{"cat", "cat-2", "index", "cat-2-2", "image", ".png"});
+}
+
+TEST_CASE("image lists: folders sorted, hidden and non-image files left out; list files", "[report]") {
+  TempDir dir;
+  for (const char* name : {"b.jpg", "a.PNG", "c.txt", ".hidden.png", "sub/d.bmp", ".git/e.png", "sub/deeper/f.gif"}) {
+    const fs::path p = dir.path() / name;
+    fs::create_directories(p.parent_path());
+    fmviz_test::write_file(p.string(), fmviz_test::Bytes{1});
+  }
+  const auto base = dir.path().string();
+  CHECK(fmviz::list_images(base) == std::vector<std::string>{(dir.path() / "a.PNG").string(), (dir.path() / "b.jpg").string()});
+  CHECK(fmviz::list_images(base, true) ==
+        std::vector<std::string>{(dir.path() / "a.PNG").string(), (dir.path() / "b.jpg").string(),
+                                 (dir.path() / "sub" / "d.bmp").string(), (dir.path() / "sub" / "deeper" / "f.gif").string()});
+  auto e = error_of([&] { fmviz::list_images(dir.file("b.jpg")); });
+  REQUIRE(e);
+  CHECK(e->field() == "image folder");
+
+  std::istringstream list("# a comment\n\n  \nfirst.jpg\r\nsecond one.png\n  # indented comment\n");
+  CHECK(fmviz::read_image_list(list, "list") == std::vector<std::string>{"first.jpg", "second one.png"});
+  std::istringstream binary(std::string("a.png\n\0b", 8));
+  CHECK(error_of([&] { fmviz::read_image_list(binary, "list"); }));
+  e = error_of([&] { fmviz::read_image_list(dir.file("missing.txt")); });
+  REQUIRE(e);
+  CHECK(e->path() == dir.file("missing.txt"));
+  CHECK(error_of([&] { fmviz::read_image_list(base); }));
+}
