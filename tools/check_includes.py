@@ -21,7 +21,7 @@ PIPELINE = [
                 "detail/tensor_memory.hpp", "tensor.hpp"]),
     ("threads", ["threads.hpp", "detail/parallel.hpp", "detail/workspace.hpp"]),
     ("kernels", ["kernels/winograd_matrices.hpp", "kernels/packed_gemm.hpp", "kernels/im2col_gemm.hpp",
-                 "kernels/winograd.hpp"]),
+                 "kernels/col2im_gemm.hpp", "kernels/winograd.hpp"]),
     ("layers", ["layers/relu.hpp", "layers/maxpool2d.hpp", "layers/adaptive_avgpool2d.hpp", "layers/linear.hpp",
                 "layers/conv2d.hpp"]),
     ("network", ["layer_info.hpp", "network.hpp"]),

@@ -56,6 +56,13 @@ struct Layer {
   LayerOp<T> op;
 };
 
+/// What a forward leaves for a backward: the input and every layer's output, in network order.
+template <typename T>
+struct ForwardTrace {
+  Tensor<T> input;
+  std::vector<Tensor<T>> outputs;  ///< outputs[i]: layer i's output, for the layers run
+};
+
 /// A visitor that looks at nothing; forward(x) uses it.
 struct NoVisitor {
   template <typename T>
@@ -152,6 +159,49 @@ class Network {
 
   Tensor<T> forward(Tensor<T> x, const std::string& stop_after = {}) const {
     return forward(std::move(x), NoVisitor{}, stop_after);
+  }
+
+  /// A forward (up to `stop_after`) that keeps the input and every layer's output for backward(). Nothing is
+  /// fused or computed in place, so a conv layer's output and its ReLU's are both there.
+  ForwardTrace<T> trace(Tensor<T> x, const std::string& stop_after = {}) const {
+    const std::size_t last = last_index(stop_after);
+    output_shape(x.shape(), stop_after);
+    ForwardTrace<T> t;
+    t.input = std::move(x);
+    t.outputs.reserve(last + 1);
+    for (std::size_t i = 0; i <= last; ++i) {
+      const Tensor<T>& in = i == 0 ? t.input : t.outputs.back();
+      t.outputs.push_back(std::visit([&](const auto& op) { return op.forward(in); }, layers_[i].op));  // a copy where in place
+    }
+    return t;
+  }
+
+  /// The gradient with respect to the output of layer `to` (or, with `to` empty, to the input) from `grad`, the
+  /// gradient with respect to the output of the later layer `from`, back through the layers between, on what
+  /// `trace` recorded. Threaded like the forward. For a conv layer's activation before its ReLU ask for the conv
+  /// layer (`conv5_3`), after it for the ReLU (`relu5_3`).
+  Tensor<T> backward(const ForwardTrace<T>& trace, const std::string& from, Tensor<T> grad, const std::string& to = {}) const {
+    const std::size_t first = index_of(from);
+    if (first >= trace.outputs.size())
+      throw Error({}, from, "was not run by the traced forward (it stopped at " +
+                                (trace.outputs.empty() ? std::string("the input") : layers_[trace.outputs.size() - 1].info.name) + ")");
+    if (grad.shape() != trace.outputs[first].shape())
+      throw Error({}, from, "gradient of shape " + shape_to_string(grad.shape()) + " for an output of shape " +
+                                shape_to_string(trace.outputs[first].shape()));
+    std::size_t stop = 0;  // layers [stop, first] are gone back through
+    if (!to.empty()) {
+      stop = index_of(to) + 1;
+      if (stop > first + 1) throw Error({}, to, "comes after " + from + ": a backward goes towards the input");
+    }
+    for (std::size_t i = first + 1; i-- > stop;) {
+      const Tensor<T>& in = i == 0 ? trace.input : trace.outputs[i - 1];
+      try {
+        grad = std::visit([&](const auto& op) { return op.backward(in, trace.outputs[i], std::move(grad)); }, layers_[i].op);
+      } catch (const Error& e) {
+        throw Error({}, layers_[i].info.name, std::string("backward: ") + e.what());
+      }
+    }
+    return grad;
   }
 
  private:

@@ -3,10 +3,12 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
 #include "../error.hpp"
+#include "../kernels/col2im_gemm.hpp"
 #include "../kernels/im2col_gemm.hpp"
 #include "../kernels/winograd.hpp"
 #include "../tensor.hpp"
@@ -117,7 +119,40 @@ class Conv2d {
   /// without a second trip through memory (Network::forward takes it when nobody looks at the pre-ReLU output).
   Tensor<T> forward_relu(const Tensor<T>& x) const { return run(x, true); }
 
+  /// The input's gradient from the output's (`output` is not needed). fmviz explains trained networks and does
+  /// not train them, so the weights' gradient is not computed. With stride 1 the input's gradient is a
+  /// convolution of the output's gradient with the filters turned by 180 degrees and their channels swapped:
+  /// it runs on the forward's own kernels (Winograd for 3x3 layers), on a layer built at the first backward
+  /// and kept (shared by copies of this layer, safe to call from several threads). Other strides: GEMM + col2im.
+  Tensor<T> backward(const Tensor<T>& input, const Tensor<T>& /*output*/, const Tensor<T>& grad) const {
+    const Shape out_shape = output_shape(input.shape());
+    if (grad.shape() != out_shape)
+      throw Error({}, "Conv2d.grad", "expected shape " + shape_to_string(out_shape) + ", got " + shape_to_string(grad.shape()));
+    if (opt_.stride_h == 1 && opt_.stride_w == 1 && opt_.pad_h < opt_.kernel_h && opt_.pad_w < opt_.kernel_w) {
+      Tensor<T> gi = transposed().forward(grad);
+      if (gi.shape() == input.shape()) return gi;
+    }
+    return detail::col2im_gemm_backward(weight_, opt_, grad, input.shape());
+  }
+
  private:
+  /// The layer whose forward is this layer's backward at stride 1: weight'[c][k] = weight[k][c] turned by 180
+  /// degrees, no bias, padding kernel - 1 - padding.
+  const Conv2d& transposed() const {
+    std::call_once(transposed_->once, [&] {
+      const std::size_t k = out_channels(), c = in_channels(), kh = opt_.kernel_h, kw = opt_.kernel_w;
+      Tensor<T> flipped({c, k, kh, kw});
+      for (std::size_t o = 0; o < k; ++o)
+        for (std::size_t i = 0; i < c; ++i)
+          for (std::size_t y = 0; y < kh; ++y)
+            for (std::size_t x = 0; x < kw; ++x)
+              flipped[((i * k + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)] = weight_[((o * c + i) * kh + y) * kw + x];
+      transposed_->conv = std::make_unique<const Conv2d>(std::move(flipped), Tensor<T>::zeros({c}), 1, 1, kh - 1 - opt_.pad_h,
+                                                         kw - 1 - opt_.pad_w, winograd_ ? ConvAlgorithm::automatic : ConvAlgorithm::gemm);
+    });
+    return *transposed_->conv;
+  }
+
   Tensor<T> run(const Tensor<T>& x, bool relu) const {
     Tensor<T> y(output_shape(x.shape()));
     if (winograd_) winograd_->forward(x, weight_, bias_.data(), opt_.pad_h, opt_.pad_w, y, relu);
@@ -131,6 +166,11 @@ class Conv2d {
   Tensor<T> bias_;
   Conv2dOptions opt_;
   std::shared_ptr<const detail::WinogradConv3x3<T>> winograd_;  // transformed once; shared by copies of the layer
+  struct Transposed {
+    std::once_flag once;
+    std::unique_ptr<const Conv2d> conv;
+  };
+  std::shared_ptr<Transposed> transposed_ = std::make_shared<Transposed>();  // built at the first backward
 };
 
 }  // namespace fmviz

@@ -57,6 +57,27 @@ class Linear {
     return y;
   }
 
+  /// The input's gradient from the output's: grad W, (N, out) x (out, in), threads taking bands of input features.
+  Tensor<T> backward(const Tensor<T>& input, const Tensor<T>& /*output*/, const Tensor<T>& grad) const {
+    const Shape out_shape = output_shape(input.shape());
+    if (grad.shape() != out_shape)
+      throw Error({}, "Linear.grad", "expected shape " + shape_to_string(out_shape) + ", got " + shape_to_string(grad.shape()));
+    const std::size_t n = out_shape[0], in = in_features(), out = out_features();
+    Tensor<T> gi(input.shape());
+    constexpr std::size_t band = 256;
+    using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const auto g = grad.matrix(n, out);
+    const auto w = weight_.matrix(out, in);
+    detail::parallel_for((in + band - 1) / band, [&](std::size_t b) {
+      const std::size_t f0 = b * band, count = std::min(band, in - f0);
+      Eigen::Map<RowMajor, 0, Eigen::OuterStride<>> result(gi.data() + f0, static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(count),
+                                                           Eigen::OuterStride<>(static_cast<Eigen::Index>(in)));
+      const detail::EigenOnThisThread no_eigen_threads;
+      result.noalias() = g * w.middleCols(static_cast<Eigen::Index>(f0), static_cast<Eigen::Index>(count));
+    });
+    return gi;
+  }
+
  private:
   Tensor<T> weight_;
   Tensor<T> bias_;
@@ -73,6 +94,13 @@ struct Flatten {
     Shape s = output_shape(x.shape());
     return std::move(x).reshaped(std::move(s));
   }
+  /// The output's gradient in the input's shape.
+  template <typename T>
+  Tensor<T> backward(const Tensor<T>& input, const Tensor<T>& /*output*/, Tensor<T> grad) const {
+    if (grad.shape() != output_shape(input.shape()))
+      throw Error({}, "Flatten.grad", "expected shape " + shape_to_string(output_shape(input.shape())) + ", got " + shape_to_string(grad.shape()));
+    return std::move(grad).reshaped(input.shape());
+  }
 };
 
 /// Dropout is the identity at inference; it is kept so layer names and indices match torchvision's.
@@ -80,6 +108,13 @@ struct Dropout {
   Shape output_shape(const Shape& in) const { return in; }
   template <typename T>
   Tensor<T> forward(Tensor<T> x) const { return x; }
+  /// The identity at inference: the gradient passes unchanged.
+  template <typename T>
+  Tensor<T> backward(const Tensor<T>& input, const Tensor<T>& /*output*/, Tensor<T> grad) const {
+    if (grad.shape() != input.shape())
+      throw Error({}, "Dropout.grad", "expected shape " + shape_to_string(input.shape()) + ", got " + shape_to_string(grad.shape()));
+    return grad;
+  }
 };
 
 }  // namespace fmviz

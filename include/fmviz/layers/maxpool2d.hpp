@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "../detail/parallel.hpp"
 #include "../error.hpp"
@@ -37,6 +38,12 @@ struct MaxPool2d {
     return out;
   }
 
+  /// The input rows (or columns) [first, second) of output row (or column) o: the window clipped to the input,
+  /// so padding never wins a max.
+  std::pair<std::size_t, std::size_t> window(std::size_t o, std::size_t in) const {
+    return {std::max(o * stride, padding) - padding, std::min(o * stride + kernel - padding, in)};
+  }
+
   Shape output_shape(const Shape& in) const {
     if (in.size() != 4) throw Error({}, "MaxPool2d.input", "expected (N,C,H,W), got " + shape_to_string(in));
     return {in[0], in[1], output_size(in[2]), output_size(in[3])};
@@ -67,12 +74,9 @@ struct MaxPool2d {
         return;
       }
       for (std::size_t oy = 0; oy < oh; ++oy) {
-        // Window bounds clipped to the input: padding never wins a max.
-        const std::size_t y0 = std::max(oy * stride, padding) - padding;
-        const std::size_t y1 = std::min(oy * stride + kernel - padding, ih);
+        const auto [y0, y1] = window(oy, ih);
         for (std::size_t ox = 0; ox < ow; ++ox) {
-          const std::size_t x0 = std::max(ox * stride, padding) - padding;
-          const std::size_t x1 = std::min(ox * stride + kernel - padding, iw);
+          const auto [x0, x1] = window(ox, iw);
           T m = -std::numeric_limits<T>::infinity();
           for (std::size_t yy = y0; yy < y1; ++yy)
             for (std::size_t xx = x0; xx < x1; ++xx) m = std::max(m, in[yy * iw + xx]);
@@ -81,6 +85,39 @@ struct MaxPool2d {
       }
     }, x.size() > 4096);
     return y;
+  }
+
+  /// The input's gradient from the output's: each output's gradient goes to the position its max came from,
+  /// the first in row-major order among equal values (PyTorch's choice, and the forward's); overlapping
+  /// windows add up.
+  template <typename T>
+  Tensor<T> backward(const Tensor<T>& input, const Tensor<T>& /*output*/, const Tensor<T>& grad) const {
+    const Shape out_shape = output_shape(input.shape());
+    if (grad.shape() != out_shape)
+      throw Error({}, "MaxPool2d.grad", "expected shape " + shape_to_string(out_shape) + ", got " + shape_to_string(grad.shape()));
+    Tensor<T> gi = Tensor<T>::zeros(input.shape());
+    const std::size_t ih = input.shape()[2], iw = input.shape()[3], oh = out_shape[2], ow = out_shape[3];
+    detail::parallel_for(out_shape[0] * out_shape[1], [&](std::size_t p) {  // planes are independent
+      const T* in = input.data() + p * ih * iw;
+      const T* g = grad.data() + p * oh * ow;
+      T* out = gi.data() + p * ih * iw;
+      for (std::size_t oy = 0; oy < oh; ++oy) {
+        const auto [y0, y1] = window(oy, ih);
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const auto [x0, x1] = window(ox, iw);
+          T m = -std::numeric_limits<T>::infinity();
+          std::size_t at = y0 * iw + x0;
+          for (std::size_t yy = y0; yy < y1; ++yy)
+            for (std::size_t xx = x0; xx < x1; ++xx)
+              if (m < in[yy * iw + xx]) {  // strictly greater: a tie keeps the first
+                m = in[yy * iw + xx];
+                at = yy * iw + xx;
+              }
+          out[at] += g[oy * ow + ox];
+        }
+      }
+    }, input.size() > 4096);
+    return gi;
   }
 };
 
