@@ -174,7 +174,9 @@ TEST_CASE("backward: VGG16's gradients match PyTorch autograd on a real photo", 
   }
   CHECK(top == grads.at("top").get<std::size_t>());
   CHECK(own_top == top);
-  for (const auto& [label, cls] : grads.at("classes").items()) {
+  for (const auto& item : grads.at("classes").items()) {
+    const std::string label = item.key();  // not a structured binding: lambdas below capture it
+    const auto& cls = item.value();
     const std::size_t c = static_cast<std::size_t>(std::stoul(label));
     Tensor<float> grad = Tensor<float>::zeros({1, 1000});
     grad[c] = 1;
