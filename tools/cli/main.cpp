@@ -172,24 +172,13 @@ int run(const Options& o) {
   // Images run in batches, so a forward usually serves several images: transforming the Winograd weights during
   // each forward then costs little and needs a quarter of the memory of transforming them all at load. Only one
   // image per forward for several images (--batch 1) transforms them once, at load.
-  load.winograd_weights = o.batch == 1 && images.size() > 1 ? fmviz::WinogradWeights::at_build : fmviz::WinogradWeights::per_forward;
+  load.winograd_weights = o.report.batch == 1 && images.size() > 1 ? fmviz::WinogradWeights::at_build : fmviz::WinogradWeights::per_forward;
   const fmviz::Network<float> net = fmviz::load_vgg16<float>(o.weights, load);
   if (!o.quiet)
     for (const std::string& note : net.notes()) std::cerr << "fmviz: note: " << note << "\n";
 
-  fmviz::ReportOptions options;
-  options.layers = o.layers;
+  fmviz::ReportOptions options = o.report;
   options.stop_after = o.last_layer;
-  options.tap = o.tap;
-  options.preset = o.preset;
-  options.size = o.size;
-  options.max_pixels = o.max_pixels;
-  options.grid = o.grid;
-  options.npy = o.npy;
-  options.overlay = o.overlay;
-  options.filters = o.filters;
-  options.batch = o.batch;
-  options.stop_at_bad_image = o.fail_fast;
   options.weights_label = o.weights;
   std::optional<fmviz::Report> report;
   try {

@@ -92,20 +92,15 @@ struct UsageError {
 
 struct Options {
   std::string weights;
-  std::vector<std::string> images;  // files and folders, as given
+  std::vector<std::string> images;       // files and folders, as given
   std::vector<std::string> image_lists;  // --images-from
-  bool recursive = false, fail_fast = false;
+  bool recursive = false;
   std::string out = "fmviz-out";
-  bool npy = false, overlay = false, filters = false;
-  std::vector<std::string> layers;
-  fmviz::Tap tap = fmviz::Tap::conv;
-  fmviz::GridOptions grid = fmviz::ReportOptions::default_grid();  // channels, columns, cell size, normalisation, colour map, labels, legend
   std::string last_layer;
-  fmviz::Preset preset = fmviz::Preset::torchvision;
-  std::size_t size = 224;
-  std::size_t max_pixels = fmviz::ImageOptions{}.max_pixels;
+  // What is drawn and how (layers, tap, grid, preset, size, pixel limit, npy, overlay, filters, batch,
+  // --fail-fast): the library's own options, filled in as the flags are read.
+  fmviz::ReportOptions report;
   int threads = 0;
-  std::size_t batch = 0;  // images per forward; 0: chosen by memory
   fmviz::ConvAlgorithm algorithm = fmviz::ConvAlgorithm::automatic;
   bool progress = false, quiet = false, help = false, version = false;
 };
@@ -205,46 +200,44 @@ inline Options parse_args(int argc, char** argv) {
     } else if (arg == "-i" || arg == "--image") o.images.push_back(take_value());
     else if (arg == "-r" || arg == "--recursive") flag(o.recursive);
     else if (arg == "--images-from") o.image_lists.push_back(take_value());
-    else if (arg == "--fail-fast") flag(o.fail_fast);
+    else if (arg == "--fail-fast") flag(o.report.stop_at_bad_image);
     else if (arg == "-o" || arg == "--out") o.out = take_value();
-    else if (arg == "--npy") flag(o.npy);
-    else if (arg == "--overlay") flag(o.overlay);
-    else if (arg == "--filters") flag(o.filters);
-    else if (arg == "--layers") o.layers = split_list(arg, take_value());
+    else if (arg == "--npy") flag(o.report.npy);
+    else if (arg == "--overlay") flag(o.report.overlay);
+    else if (arg == "--filters") flag(o.report.filters);
+    else if (arg == "--layers") o.report.layers = split_list(arg, take_value());
     else if (arg == "--channels") {
       const std::string v = take_value();
-      o.grid.channels = parse_with(arg, [&] { return fmviz::parse_channels(v); });
+      o.report.grid.channels = parse_with(arg, [&] { return fmviz::parse_channels(v); });
       channels_given = true;
     } else if (arg == "--top") {
-      o.grid.channels = fmviz::ChannelSelection::top(parse_count(arg, take_value(), 1, 4096));
+      o.report.grid.channels = fmviz::ChannelSelection::top(parse_count(arg, take_value(), 1, 4096));
       top_given = true;
     } else if (arg == "--tap") {
       const std::string v = take_value();
-      o.tap = parse_with(arg, [&] { return fmviz::parse_tap(v); });
-    } else if (arg == "--cols") o.grid.columns = parse_count(arg, take_value(), 1, 4096);
-    else if (arg == "--cell") o.grid.min_cell = parse_count(arg, take_value(), 0, 2048);
+      o.report.tap = parse_with(arg, [&] { return fmviz::parse_tap(v); });
+    } else if (arg == "--cols") o.report.grid.columns = parse_count(arg, take_value(), 1, 4096);
+    else if (arg == "--cell") o.report.grid.min_cell = parse_count(arg, take_value(), 0, 2048);
     else if (arg == "--norm") {
       const std::string v = take_value();
-      o.grid.scope = parse_with(arg, [&] { return fmviz::parse_norm_scope(v); });
-    } else if (arg == "--clip") o.grid.clip_percent = parse_percent(arg, take_value());
+      o.report.grid.scope = parse_with(arg, [&] { return fmviz::parse_norm_scope(v); });
+    } else if (arg == "--clip") o.report.grid.clip_percent = parse_percent(arg, take_value());
     else if (arg == "--colormap") {
       const std::string v = take_value();
-      o.grid.colormap = parse_with(arg, [&] { return fmviz::parse_colormap(v); });
-    } else if (arg == "--labels") flag(o.grid.labels);
-    else if (arg == "--legend") flag(o.grid.legend);
+      o.report.grid.colormap = parse_with(arg, [&] { return fmviz::parse_colormap(v); });
+    } else if (arg == "--labels") flag(o.report.grid.labels);
+    else if (arg == "--legend") flag(o.report.grid.legend);
     else if (arg == "--last-layer") {
       o.last_layer = take_value();
-      if (!is_vgg16_layer(o.last_layer)) throw UsageError{"--last-layer: '" + o.last_layer + "' is not a layer of VGG16 (" + vgg16_layer_names() + ")"};
-    }
-    else if (arg == "--preset") {
+      if (!is_vgg16_layer(o.last_layer))
+        throw UsageError{"--last-layer: '" + o.last_layer + "' is not a layer of VGG16 (" + vgg16_layer_names() + ")"};
+    } else if (arg == "--preset") {
       const std::string v = take_value();
-      if (v == "torchvision") o.preset = fmviz::Preset::torchvision;
-      else if (v == "caffe") o.preset = fmviz::Preset::caffe;
-      else throw UsageError{"--preset expects torchvision or caffe, got '" + v + "'"};
-    } else if (arg == "--size") o.size = parse_count(arg, take_value(), 32, 4096);
-    else if (arg == "--max-pixels") o.max_pixels = parse_count(arg, take_value(), 1, std::size_t(1) << 40);
+      o.report.preset = parse_with(arg, [&] { return fmviz::parse_preset(v); });
+    } else if (arg == "--size") o.report.size = parse_count(arg, take_value(), 32, 4096);
+    else if (arg == "--max-pixels") o.report.max_pixels = parse_count(arg, take_value(), 1, std::size_t(1) << 40);
     else if (arg == "--threads") o.threads = static_cast<int>(parse_count(arg, take_value(), 1, 1024));
-    else if (arg == "--batch") o.batch = parse_count(arg, take_value(), 1, 64);
+    else if (arg == "--batch") o.report.batch = parse_count(arg, take_value(), 1, 64);
     else if (arg == "--conv-algorithm") {
       const std::string v = take_value();
       o.algorithm = parse_with(arg, [&] { return fmviz::parse_conv_algorithm(v); });
