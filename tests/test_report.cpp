@@ -93,6 +93,12 @@ TEST_CASE("report: a bad request fails when the report is built, naming the opti
   o = small_options();
   o.stop_after = "pool9";
   CHECK(error_of([&] { fmviz::Report(net, o); }));
+
+  o = small_options();
+  o.classify = true;  // this network has no classifier
+  e = error_of([&] { fmviz::Report(net, o); });
+  REQUIRE(e);
+  CHECK(e->field() == "classify");
 }
 
 TEST_CASE("report: layers are drawn in network order and the forward stops after the last one", "[report]") {

@@ -32,6 +32,7 @@ PIPELINE = [
                         "decoders/jpeg.hpp", "decoders/png.hpp"]),
     ("image input", ["decode.hpp", "resize.hpp", "model_input.hpp", "image.hpp"]),
     ("activations", ["stats.hpp", "tap.hpp", "recorder.hpp"]),
+    ("decision", ["imagenet_classes.hpp", "classify.hpp"]),
     ("pictures", ["channels.hpp", "colormap.hpp", "detail/font.hpp", "grid.hpp", "overlay.hpp", "filters.hpp"]),
     ("files", ["png.hpp", "npy.hpp"]),
     ("gallery", ["gallery.hpp"]),

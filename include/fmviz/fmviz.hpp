@@ -25,6 +25,9 @@
 #include "tap.hpp"
 #include "recorder.hpp"
 
+#include "imagenet_classes.hpp"
+#include "classify.hpp"
+
 #include "channels.hpp"
 #include "colormap.hpp"
 #include "grid.hpp"

@@ -36,6 +36,8 @@ struct GalleryPage {
   std::string title;                 ///< the page's heading and <title>
   std::string input_picture;         ///< the input's path relative to the page, e.g. "input.png"; empty: none
   std::string input_name;            ///< the input file's name as the user gave it, shown as text
+  std::vector<std::pair<std::string, std::string>> decision;  ///< what the network decided: class, probability;
+                                                               ///< shown under the input when not empty
   std::vector<std::pair<std::string, std::string>> options;  ///< shown as a two-column table, in order
   std::vector<GalleryLayer> layers;  ///< shown in order
   std::string back_link;             ///< optional link to an index page, e.g. "../index.html"; empty: none
@@ -185,6 +187,12 @@ inline std::string render_gallery(const GalleryPage& page) {
       html += "<img class=\"photo\" src=\"" + html_escape(url_encode_path(page.input_picture)) + "\" alt=\"input " +
               html_escape(page.input_name) + "\">\n";
     html += "</section>\n";
+  }
+
+  if (!page.decision.empty()) {
+    html += "<section class=\"decision\">\n<h2>Decision</h2>\n<table>\n";
+    for (const auto& [label, value] : page.decision) detail::gallery_fact(html, html_escape(label), html_escape(value));
+    html += "</table>\n</section>\n";
   }
 
   if (!page.options.empty()) {

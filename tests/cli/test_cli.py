@@ -268,6 +268,24 @@ class Outputs(CliCase):
         quiet = self.run_cli("-w", weights("raw_convs"), "-i", PHOTO, "-o", out, "--quiet", expect=0)
         self.assertEqual(quiet.stderr, "")
 
+    def test_classify_gives_pytorchs_top_5(self):
+        out = os.path.join(self.tmp, "out")
+        proc = self.run_cli("-w", weights("raw_full"), "-i", PHOTO, "-o", out, "--classify", "-q", expect=0)
+        logits = np.load(os.path.join(REF, "f32", "logits.npy"))[0].astype(np.float64)
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        expected = sorted(range(len(logits)), key=lambda i: (-logits[i], i))[:5]
+        lines = proc.stdout.strip().splitlines()
+        self.assertEqual(lines[0], PHOTO)
+        got = [int(line.rsplit("(", 1)[1].rstrip(")")) for line in lines[1:]]
+        self.assertEqual(got, expected)
+        for line, index in zip(lines[1:], expected):
+            percent = float(line.split()[1].rstrip("%"))
+            self.assertAlmostEqual(percent, 100 * probabilities[index], delta=0.006)
+        page = open(os.path.join(out, "index.html")).read()
+        self.assertIn("Decision", page)
+        self.assertIn(f"({expected[0]})", page)
+
     def test_note_about_extra_tensor(self):
         out = os.path.join(self.tmp, "out")
         proc = self.run_cli("-w", weights("st_f32_shuffled"), "-i", PHOTO, "-o", out, "--npy", expect=0)
@@ -318,6 +336,7 @@ class CommandLine(CliCase):
             (("-w", w, "--recursive"), "--image"),
             (("-w", w, "--images-from", i, "-r"), "--recursive goes with --image"),
             (("-w", w, "-i", i, "--fail-fast=yes"), "takes no value"),
+            (("-w", w, "-i", i, "--classify", "--last-layer", "conv3_1"), "--classify"),
             (("-w", w, "-i", i, "--last-layer", "conv9_9"), "--last-layer"),
         ]
         for args, fragment in cases:
@@ -360,6 +379,9 @@ class BadInputs(CliCase):
 
     def test_weights_is_a_folder(self):
         self.expect_failure(self.tmp, PHOTO, self.tmp)
+
+    def test_classify_needs_the_classifier(self):
+        self.expect_failure(weights("raw_convs"), PHOTO, "classify", "whole VGG16", extra=("--classify",))
 
     def test_fifo_inputs_do_not_hang(self):
         fifo = os.path.join(self.tmp, "pipe")

@@ -97,6 +97,17 @@ class Progress : public fmviz::ReportObserver {
 
   void image_written(std::size_t, const std::string& folder, const fmviz::ImageReport& report) override {
     ++done_;
+    if (!report.decision.empty()) {  // the decision is the command's result: on stdout, even with --quiet
+      clear_bar();
+      std::cout << report.input << "\n";
+      for (std::size_t j = 0; j < report.decision.size(); ++j) {
+        const fmviz::ClassScore& c = report.decision[j];
+        char line[64];
+        std::snprintf(line, sizeof line, "  %zu  %6.2f%%  ", j + 1, 100 * c.probability);
+        std::cout << line << fmviz::imagenet_class_name(c.index) << " (" << c.index << ")\n";
+      }
+      std::cout << std::flush;
+    }
     if (bar_) draw_bar();
     else if (!quiet_) std::cerr << "wrote " << report.layers_drawn << " layers to " << folder << " (" << elapsed(start_) << ")\n";
   }
@@ -167,7 +178,8 @@ int run(const Options& o) {
   const std::vector<std::string> images = gather_images(o);
 
   fmviz::LoadOptions load;
-  load.last_layer = o.last_layer.empty() ? "conv5_3" : o.last_layer;  // the classifier is never drawn: don't load it
+  // The classifier is never drawn: unless asked for a decision, don't load it.
+  load.last_layer = o.report.classify ? std::string() : o.last_layer.empty() ? "conv5_3" : o.last_layer;
   load.algorithm = o.algorithm;
   // Images run in batches, so a forward usually serves several images: transforming the Winograd weights during
   // each forward then costs little and needs a quarter of the memory of transforming them all at load. Only one

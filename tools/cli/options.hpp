@@ -31,6 +31,8 @@ output:
       --overlay           also write LAYER_overlay.png: the layer's mean over all channels (or the
                           one channel, if only one is shown) upsampled and coloured over the photo
       --filters           also write conv1_1_filters.png: conv1_1's 64 filters as colour patches
+      --classify          also run the classifier (the weight file must hold fc6 ... fc8): print the
+                          top 5 classes with their probabilities and show them on the page
 
 what is drawn:
       --layers LIST       only these conv layers, e.g. conv1_1,conv3_3 (the network stops after the
@@ -205,6 +207,7 @@ inline Options parse_args(int argc, char** argv) {
     else if (arg == "--npy") flag(o.report.npy);
     else if (arg == "--overlay") flag(o.report.overlay);
     else if (arg == "--filters") flag(o.report.filters);
+    else if (arg == "--classify") flag(o.report.classify);
     else if (arg == "--layers") o.report.layers = split_list(arg, take_value());
     else if (arg == "--channels") {
       const std::string v = take_value();
@@ -251,6 +254,7 @@ inline Options parse_args(int argc, char** argv) {
   if (o.weights.empty()) throw UsageError{"--weights FILE is required"};
   if (o.images.empty() && o.image_lists.empty()) throw UsageError{"at least one --image FILE (or --images-from LIST) is required"};
   if (o.recursive && o.images.empty()) throw UsageError{"--recursive goes with --image DIR"};
+  if (o.report.classify && !o.last_layer.empty()) throw UsageError{"--classify runs the whole network: it cannot go with --last-layer"};
   if (o.out.empty()) throw UsageError{"--out needs a folder name"};
   return o;
 }

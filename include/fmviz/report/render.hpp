@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -12,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "../classify.hpp"
 #include "../error.hpp"
 #include "../filters.hpp"
 #include "../gallery.hpp"
@@ -40,6 +42,8 @@ struct ReportOptions {
   bool overlay = false;             ///< also LAYER_overlay.png: the mean (or the one shown channel) over the photo
   bool filters = false;             ///< also conv1_1_filters.png: conv1_1's filters as colour patches
   std::size_t batch = 0;            ///< images per forward; 0: as many as fit in batch_memory_budget, at most 8
+  bool classify = false;            ///< also run the classifier: the top classes in the report and on the page
+  std::size_t top_classes = 5;      ///< how many classes `classify` reports
   bool stop_at_bad_image = false;   ///< write_report: an image that cannot be read fails the run, instead of being skipped
   std::string weights_label;        ///< shown on every page as "weights" (the file's name, say); empty: not shown
 
@@ -71,6 +75,7 @@ struct ImageReport {
   std::vector<ReportPicture> pictures;  ///< input.png first, then the layers in network order
   std::vector<ReportArray> arrays;    ///< with ReportOptions::npy (unless handed to an array sink)
   std::size_t layers_drawn = 0;
+  std::vector<ClassScore> decision;   ///< with ReportOptions::classify: the top classes, highest first
 };
 
 /// An image to report on: its name (shown on the page; the file stem names its folder) and its pixels.
@@ -99,6 +104,12 @@ class Report {
   static constexpr std::size_t default_batch_limit = 8;
 
   Report(const Network<float>& net, ReportOptions options) : net_(net), o_(std::move(options)) {
+    if (o_.classify && !net_.has_classifier())
+      throw Error(o_.weights_label, "classify", "needs the classifier (fc6 ... fc8), and this network ends at " +
+                                                   (net_.layers().empty() ? std::string("nothing") : net_.layers().back().info.name) +
+                                                   ": load a weight file that holds the whole VGG16");
+    if (o_.classify && (o_.top_classes == 0 || o_.top_classes > net_.output_shape({1, 3, o_.size, o_.size}).back()))
+      throw Error({}, "top_classes", "must be from 1 to the number of classes, got " + std::to_string(o_.top_classes));
     plan_layers();
     if (o_.size == 0) throw Error({}, "size", "must be at least 1");
     if (o_.filters && !net_.has_layer("conv1_1")) throw Error({}, "filters", "need a layer conv1_1");
@@ -152,6 +163,7 @@ class Report {
                  {"columns", std::to_string(g.columns)},
                  {"minimum cell", g.min_cell ? std::to_string(g.min_cell) + " px" : "native size"},
                  {"threads", std::to_string(thread_count())}});
+    if (o_.classify) rows.push_back({"decision", "the top " + std::to_string(o_.top_classes) + " classes of the last layer's logits"});
     return rows;
   }
 
@@ -225,7 +237,17 @@ class Report {
     // the whole network needs every layer first: then they are recorded and drawn after the forward.
     ActivationRecorder<float> recorder(o_.tap, layers_);
     std::size_t done = 0;
+    const std::size_t last = net_.last_index(stop_after_);
     auto visitor = [&](const LayerInfo& info, const Tensor<float>& output) {
+      if (o_.classify && info.index == last)
+        for (std::size_t k = 0; k < count; ++k) {
+          reports[k].decision = top_k(output, o_.top_classes, k);
+          for (const ClassScore& c : reports[k].decision) {
+            char probability[32];
+            std::snprintf(probability, sizeof probability, "%.2f%%", 100 * c.probability);
+            reports[k].page.decision.push_back({imagenet_class_name(c.index) + " (" + std::to_string(c.index) + ")", probability});
+          }
+        }
       if (hooks.on_layer && info.kind == LayerKind::conv2d) hooks.on_layer(info.name, output.shape(), ++done, convs_run_);
       if (records_all()) {
         recorder(info, output);
@@ -277,6 +299,7 @@ class Report {
       if (net_.layers()[i].info.kind == LayerKind::conv2d) available.push_back(net_.layers()[i].info.name);
     if (available.empty()) throw Error({}, "layers", "the network runs no conv layer" + (o_.stop_after.empty() ? std::string() : " up to " + o_.stop_after));
     stop_after_ = o_.stop_after;
+    if (o_.classify) stop_after_.clear();  // the decision needs the whole network
     if (o_.layers.empty()) {
       layers_ = available;
       return;
@@ -289,7 +312,7 @@ class Report {
       }
     for (const std::string& name : available)
       if (std::find(o_.layers.begin(), o_.layers.end(), name) != o_.layers.end()) layers_.push_back(name);
-    stop_after_ = layers_.back();  // nothing after the last chosen layer is needed
+    stop_after_ = o_.classify ? std::string() : layers_.back();  // nothing after the last chosen layer is needed, but the decision
   }
 
   // The size of every grid the report draws, checked before anything runs: a picture too large fails at once
