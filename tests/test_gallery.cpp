@@ -15,19 +15,14 @@ using fmviz_test::contains;
 using fmviz_test::error_of;
 using fmviz_test::TempDir;
 
+using fmviz_test::read_text;
+
 namespace {
 
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (std::size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
   return n;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 fmviz::GalleryPage sample_page() {

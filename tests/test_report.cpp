@@ -54,17 +54,10 @@ fmviz::ReportOptions small_options() {
   return o;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::map<std::string, std::string> tree(const fs::path& dir) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[fs::relative(e.path(), dir).generic_string()] = slurp(e.path());
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).generic_string()] = fmviz_test::read_text(e.path());
   return files;
 }
 

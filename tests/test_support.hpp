@@ -20,6 +20,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -116,6 +117,14 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+/// A whole file's bytes as a string ("" when it cannot be read).
+inline std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 using Bytes = std::vector<unsigned char>;
 
