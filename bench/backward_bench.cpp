@@ -1,6 +1,8 @@
 // What a gradient costs: VGG16 with its classifier on one 1x3x224x224 input, a plain forward against a traced
-// forward plus the backward of one logit to conv5_3 (what Grad-CAM needs) and to the input (saliency).
-// Medians of R runs after a warm-up; the ratios are the figures to watch (issue: a Grad-CAM at most 1.5x a forward).
+// forward against the three class activation maps at conv5_3 (a forward that keeps only conv5_3 on, and one
+// backward), a traced forward that keeps every layer, and the backward of one logit to relu5_3 and to the input
+// (saliency). Medians of R interleaved runs after a warm-up; the ratios are the figures to watch (a Grad-CAM at
+// most 1.5x a forward).
 #include <fmviz/fmviz.hpp>
 
 #include <algorithm>
@@ -10,22 +12,6 @@
 #include <functional>
 #include <string>
 #include <vector>
-
-namespace {
-
-double median_seconds(int runs, const std::function<void()>& f) {
-  f();  // warm-up: first-touch memory, the backward's transposed layers built
-  std::vector<double> times;
-  for (int r = 0; r < runs; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -42,18 +28,37 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 500.f - 1.f;
     fmviz::Tensor<float> one_hot = fmviz::Tensor<float>::zeros({1, 1000});
     one_hot[0] = 1;
-    const double forward = median_seconds(runs, [&] { (void)net.forward(x); });
-    const double traced = median_seconds(runs, [&] { (void)net.trace(x); });
+    // The forward and each gradient job alternate, run by run, so that the machine's drift hits both alike.
     const auto trace = net.trace(x);
-    const double to_conv5_3 = median_seconds(runs, [&] { (void)net.backward(trace, "fc8", one_hot, "conv5_3"); });
-    const double to_input = median_seconds(runs, [&] { (void)net.backward(trace, "fc8", one_hot); });
-    std::printf("VGG16 with classifier, %d threads, medians of %d runs:\n", fmviz::thread_count(), runs);
-    std::printf("  forward                         %.4f s\n", forward);
-    std::printf("  traced forward                  %.4f s  (%.2fx the forward)\n", traced, traced / forward);
-    std::printf("  backward fc8 -> conv5_3         %.4f s\n", to_conv5_3);
-    std::printf("  Grad-CAM (trace + to conv5_3)   %.4f s  (%.2fx the forward)\n", traced + to_conv5_3, (traced + to_conv5_3) / forward);
-    std::printf("  backward fc8 -> input           %.4f s  (%.2fx the forward)\n", to_input, to_input / forward);
-    std::printf("  saliency (trace + to input)     %.4f s  (%.2fx the forward)\n", traced + to_input, (traced + to_input) / forward);
+    fmviz::CamOptions cam;  // conv5_3 after its ReLU, the three methods: one cheap trace and one backward
+    std::vector<std::function<void()>> jobs = {
+        [&] { (void)net.forward(x); },
+        [&] { (void)fmviz::class_activation_maps(net, x, cam); },
+        [&] { (void)net.trace(x); },
+        [&] { (void)net.backward(trace, "fc8", one_hot, "relu5_3"); },
+        [&] { (void)net.backward(trace, "fc8", one_hot); },
+    };
+    std::vector<std::vector<double>> times(jobs.size());
+    for (auto& job : jobs) job();  // warm-up: first-touch memory, the backward's transposed layers built
+    for (int r = 0; r < runs; ++r)
+      for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const auto t0 = std::chrono::steady_clock::now();
+        jobs[j]();
+        times[j].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    std::vector<double> m;
+    for (auto& t : times) {
+      std::sort(t.begin(), t.end());
+      m.push_back(t[t.size() / 2]);
+    }
+    const double forward = m[0], grad_cam = m[1], traced = m[2], to_relu5_3 = m[3], to_input = m[4];
+    std::printf("VGG16 with classifier, 1x3x224x224, %d threads, medians of %d interleaved runs:\n", fmviz::thread_count(), runs);
+    std::printf("  forward                                  %.4f s\n", forward);
+    std::printf("  Grad-CAM, Grad-CAM++, LayerCAM at conv5_3 %.4f s  (%.2fx the forward; target at most 1.5x)\n", grad_cam, grad_cam / forward);
+    std::printf("  traced forward, every layer kept         %.4f s  (%.2fx the forward)\n", traced, traced / forward);
+    std::printf("  backward fc8 -> relu5_3                  %.4f s\n", to_relu5_3);
+    std::printf("  backward fc8 -> input                    %.4f s  (%.2fx the forward)\n", to_input, to_input / forward);
+    std::printf("  saliency (full trace + to input)         %.4f s  (%.2fx the forward)\n", traced + to_input, (traced + to_input) / forward);
   } catch (const fmviz::Error& e) {
     std::fprintf(stderr, "fmviz_backward_bench: %s\n", e.what());
     return 1;

@@ -143,6 +143,57 @@ TEST_CASE("backward: bad requests name what is wrong", "[backward]") {
   CHECK(error_of([&] { net.backward(trace, "nope", Tensor<double>::zeros({1})); }));
 }
 
+TEST_CASE("backward: a trace that keeps only the later layers gives the same gradients there", "[backward]") {
+  const auto net = every_kind();
+  const Tensor<double> x = random_values<double>({2, 3, 10, 10}, 16);
+  const auto full = net.trace(x);
+  const auto tail = net.trace(x, "", "relu_b");  // conv_a, relu_a and conv_b run as a plain forward
+  CHECK(tail.kept_from == 3);
+  CHECK(tail.input.size() == 0);
+  CHECK(tail.outputs[2].size() == 0);
+  REQUIRE(tail.outputs.size() == full.outputs.size());
+  for (std::size_t i = 3; i < full.outputs.size(); ++i) CHECK(fmviz_test::max_rel_diff(tail.outputs[i], full.outputs[i]) == 0);
+  const Tensor<double> c = random_values<double>(full.outputs.back().shape(), 17);
+  const auto a = net.backward(full, "fc_b", c, "relu_b");
+  const auto b = net.backward(tail, "fc_b", c, "relu_b");
+  CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+  auto e = error_of([&] { net.backward(tail, "fc_b", c, "conv_b"); });
+  REQUIRE(e);
+  CHECK_THAT(e->what(), contains("before what the trace kept"));
+  e = error_of([&] { net.backward(tail, "fc_b", c); });
+  REQUIRE(e);
+  CHECK_THAT(e->what(), contains("input"));
+  e = error_of([&] { net.trace(x, "pool", "fc_a"); });
+  REQUIRE(e);
+  CHECK_THAT(e->what(), contains("comes after"));
+}
+
+TEST_CASE("backward: guided backpropagation also stops negative gradients at each ReLU", "[backward]") {
+  // Two layers: conv then ReLU. The guided gradient at the conv's output is the plain one where both the output
+  // and the incoming gradient are positive, zero elsewhere; then back through the conv as usual.
+  std::vector<fmviz::Layer<double>> layers;
+  layers.emplace_back("conv", fmviz::Conv2d<double>(random_values<double>({4, 3, 3, 3}, 18, 0.5), random_values<double>({4}, 19), 1, 1));
+  layers.emplace_back("relu", fmviz::ReLU{});
+  const fmviz::Network<double> net(std::move(layers));
+  const auto trace = net.trace(random_values<double>({1, 3, 6, 6}, 20));
+  const Tensor<double> g = random_values<double>(trace.outputs[1].shape(), 21);
+  const auto plain = net.backward(trace, "relu", g, "conv");
+  const auto guided = net.backward(trace, "relu", g, "conv", fmviz::GradientRule::guided);
+  std::size_t passed = 0, stopped = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const bool through = trace.outputs[1][i] > 0;
+    CHECK(plain[i] == (through ? g[i] : 0.0));
+    CHECK(guided[i] == (through && g[i] > 0 ? g[i] : 0.0));
+    passed += through && g[i] > 0;
+    stopped += through && g[i] < 0;
+  }
+  CHECK(passed > 0);
+  CHECK(stopped > 0);  // the two rules differ somewhere
+  const auto to_input = net.backward(trace, "relu", g, "", fmviz::GradientRule::guided);
+  const auto by_conv = net.layers()[0].get<fmviz::Conv2d<double>>().backward(trace.input, trace.outputs[0], guided);
+  CHECK(std::equal(to_input.begin(), to_input.end(), by_conv.begin(), by_conv.end()));
+}
+
 TEST_CASE("backward: VGG16's gradients match PyTorch autograd on a real photo", "[backward][reference]") {
   const std::string dir = FMVIZ_TEST_DATA_DIR "/reference";
   std::ifstream in(dir + "/manifest.json");

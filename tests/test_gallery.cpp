@@ -170,6 +170,24 @@ TEST_CASE("gallery: hostile names are escaped and encoded", "[gallery]") {
   CHECK_THAT(html, contains("<p class=\"note\">&lt;i&gt;note&lt;/i&gt;</p>"));
 }
 
+TEST_CASE("gallery: figure sections show their facts and pictures side by side, escaped", "[gallery]") {
+  fmviz::GalleryPage page;
+  page.title = "t";
+  fmviz::GallerySection section;
+  section.heading = "Where it looks <maps>";
+  section.facts = {{"class", "tabby & co (281)"}};
+  section.note = "scaled";
+  section.figures = {{"cam a.png", 224, 224, "Grad-CAM"}, {"cam_b.png", 0, 0, "Grad-CAM++ <b>"}};
+  page.sections.push_back(section);
+  page.options = {{"k", "v"}};
+  const std::string html = fmviz::render_gallery(page);
+  CHECK_THAT(html, contains("<h2>Where it looks &lt;maps&gt;</h2>"));
+  CHECK_THAT(html, contains("<td>tabby &amp; co (281)</td>"));
+  CHECK_THAT(html, contains("<figure><img src=\"cam%20a.png\" alt=\"Grad-CAM\" width=\"224\" height=\"224\"><figcaption>Grad-CAM</figcaption></figure>"));
+  CHECK_THAT(html, contains("<figcaption>Grad-CAM++ &lt;b&gt;</figcaption>"));
+  CHECK(html.find("Where it looks") < html.find("<h2>Options</h2>"));
+}
+
 TEST_CASE("gallery: picture sizes, missing pictures and empty facts", "[gallery]") {
   fmviz::GalleryPage page;
   page.title = "t";

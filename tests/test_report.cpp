@@ -36,6 +36,15 @@ fmviz::Network<float> small_net() {
   return fmviz::Network<float>(std::move(layers));
 }
 
+// small_net() with a classifier: pool2 (16x8x8 at size 32), flatten, fc8 with 5 classes.
+fmviz::Network<float> small_classifier() {
+  std::vector<fmviz::Layer<float>> layers = small_net().layers();
+  layers.emplace_back("pool2", fmviz::MaxPool2d(2, 2));
+  layers.emplace_back("flatten", fmviz::Flatten{});
+  layers.emplace_back("fc8", fmviz::Linear<float>(random_tensor({5, 16 * 8 * 8}, 7), random_tensor({5}, 8)));
+  return fmviz::Network<float>(std::move(layers));
+}
+
 fmviz::RgbImage photo(std::size_t w, std::size_t h, std::uint32_t seed) {
   fmviz::RgbImage img;
   img.width = w;
@@ -167,6 +176,64 @@ TEST_CASE("report: a batch renders every image exactly as it renders alone", "[r
       CHECK(fmviz::render_gallery(alone.page) == fmviz::render_gallery(together[k].page));
     }
   }
+}
+
+TEST_CASE("report: class activation maps and saliency: pictures, arrays, a section each; a batch as alone", "[report]") {
+  const auto net = small_classifier();
+  auto o = small_options();
+  o.npy = true;
+  o.layers = {"conv1_1"};
+  o.cam.emplace();
+  o.cam->layer = "conv2_1";
+  o.saliency.emplace();
+  o.saliency->samples = 3;
+  const fmviz::Report report(net, o);
+  CHECK(report.stop_after().empty());  // the explanations need the classifier
+  std::vector<fmviz::ReportInput> inputs;
+  for (std::uint32_t k = 0; k < 2; ++k) inputs.push_back({"img" + std::to_string(k) + ".png", photo(32, 32, 20 + k)});
+  const auto together = report.render(inputs);
+  std::vector<std::string> files;
+  for (const auto& p : together[0].pictures) files.push_back(p.file);
+  CHECK(files == std::vector<std::string>{"input.png", "conv1_1.png", "cam_gradcam_conv2_1.png", "cam_gradcampp_conv2_1.png",
+                                          "cam_layercam_conv2_1.png", "saliency_vanilla.png", "saliency_smoothgrad.png",
+                                          "saliency_guided.png"});
+  std::vector<std::string> arrays;
+  for (const auto& a : together[0].arrays) arrays.push_back(a.file);
+  CHECK(arrays == std::vector<std::string>{"conv1_1.npy", "cam_gradcam_conv2_1.npy", "cam_gradcampp_conv2_1.npy",
+                                           "cam_layercam_conv2_1.npy", "saliency_vanilla.npy", "saliency_smoothgrad.npy",
+                                           "saliency_guided.npy"});
+  CHECK(together[0].arrays[1].shape == fmviz::Shape{1, 16, 16});
+  CHECK(together[0].arrays[4].shape == fmviz::Shape{3, 32, 32});
+  // The maps are those of the library's own functions on the same input.
+  const auto input = fmviz::to_tensor<float>(inputs[1].photo, o.preset);
+  const auto cams = fmviz::class_activation_maps(net, input, *o.cam);
+  CHECK(std::equal(cams[0][0].map.begin(), cams[0][0].map.end(), together[1].arrays[1].values.begin()));
+  REQUIRE(together[0].page.sections.size() == 2);
+  CHECK(together[0].page.sections[0].figures.size() == 3);
+  const std::string html = fmviz::render_gallery(together[0].page);
+  CHECK_THAT(html, contains("Where it looks: class activation maps"));
+  CHECK_THAT(html, contains("SmoothGrad (3 samples, noise 0.15 of the range, seed 0)"));
+  CHECK_THAT(html, contains("<figcaption>Grad-CAM++</figcaption>"));
+  for (std::size_t k = 0; k < 2; ++k) {
+    const auto alone = report.render(inputs[k].photo, inputs[k].name);
+    REQUIRE(alone.pictures.size() == together[k].pictures.size());
+    for (std::size_t p = 0; p < alone.pictures.size(); ++p) CHECK(alone.pictures[p].image.pixels == together[k].pictures[p].image.pixels);
+    for (std::size_t a = 0; a < alone.arrays.size(); ++a)
+      CHECK(std::equal(alone.arrays[a].values.begin(), alone.arrays[a].values.end(), together[k].arrays[a].values.begin()));
+  }
+  // Bad requests fail when the report is built.
+  auto bad = o;
+  bad.cam->layer = "pool1";
+  CHECK(error_of([&] { fmviz::Report(net, bad); })->field() == "cam-layer");
+  bad = o;
+  bad.cam->class_index = 5;
+  CHECK(error_of([&] { fmviz::Report(net, bad); })->field() == "class");
+  bad = o;
+  bad.weights_label = "convs.bin";
+  auto e = error_of([&] { fmviz::Report(small_net(), bad); });
+  REQUIRE(e);
+  CHECK(e->path() == "convs.bin");
+  CHECK(e->field() == "cam");
 }
 
 TEST_CASE("report: write_report writes one folder per image and an index; the same files as write_image_report", "[report]") {

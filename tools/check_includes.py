@@ -35,6 +35,8 @@ PIPELINE = [
     ("decision", ["imagenet_classes.hpp", "classify.hpp"]),
     ("pictures", ["channels.hpp", "colormap.hpp", "detail/font.hpp", "grid.hpp", "overlay.hpp", "filters.hpp"]),
     ("files", ["png.hpp", "npy.hpp"]),
+    ("explanations", ["detail/random.hpp", "explain/class_target.hpp", "explain/cam.hpp", "explain/saliency.hpp",
+                      "explain/detail/*.hpp", "explain/feature_vis.hpp"]),
     ("gallery", ["gallery.hpp"]),
     ("report", ["report/*.hpp", "report.hpp"]),
     ("umbrella", ["fmviz.hpp", "vgg.hpp"]),
@@ -56,7 +58,7 @@ APART = [
 ]
 
 # Placed before they are written: their absence is not an error.
-RESERVED = {"report.hpp"}
+RESERVED = {"report.hpp", "explain/detail/*.hpp", "explain/feature_vis.hpp"}
 
 UMBRELLA = "fmviz.hpp"
 # Top-level headers the umbrella need not include: itself, and the older umbrella that includes it.

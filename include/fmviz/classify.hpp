@@ -25,6 +25,24 @@ inline std::string imagenet_class_name(std::size_t index) {
   return index < imagenet_class_count ? std::string(imagenet_classes[index]) : "class " + std::to_string(index);
 }
 
+/// The ImageNet class `text` names: its number (0-999) or its name as imagenet_class_name() gives it ("tabby").
+/// Throws fmviz::Error on field "class" for anything else, and for a name two classes would share.
+inline std::size_t parse_imagenet_class(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 4 || std::stoul(text) >= imagenet_class_count)
+      throw Error({}, "class", "class " + text + " does not exist: ImageNet has classes 0-" + std::to_string(imagenet_class_count - 1));
+    return std::stoul(text);
+  }
+  std::vector<std::size_t> found;
+  for (std::size_t i = 0; i < imagenet_class_count; ++i)
+    if (text == imagenet_classes[i]) found.push_back(i);
+  if (found.size() == 1) return found.front();
+  if (found.size() > 1)
+    throw Error({}, "class", "'" + text + "' names classes " + std::to_string(found[0]) + " and " + std::to_string(found[1]) + ": give the number");
+  throw Error({}, "class", "'" + text + "' is neither a class number (0-" + std::to_string(imagenet_class_count - 1) +
+                               ") nor an ImageNet class name such as 'tabby'");
+}
+
 /// The k highest logits of image `row` of `logits` (shape (N, classes) or (classes)), highest first (equal
 /// logits: lower index first), with their softmax probabilities (computed in double, shifted by the maximum).
 inline std::vector<ClassScore> top_k(const Tensor<float>& logits, std::size_t k, std::size_t row = 0) {

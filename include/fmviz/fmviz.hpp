@@ -36,6 +36,10 @@
 
 #include "png.hpp"
 #include "npy.hpp"
+
+#include "explain/cam.hpp"
+#include "explain/saliency.hpp"
+#include "explain/feature_vis.hpp"
 #include "gallery.hpp"
 
 #include "report.hpp"

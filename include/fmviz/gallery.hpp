@@ -31,13 +31,31 @@ struct GalleryLayer {
   std::string note;                  ///< an optional remark shown under the facts
 };
 
-/// A gallery page: the input picture, the options table, then one section per layer.
+/// A picture among others in a row, with a caption: a class activation map, a saliency map, a channel's
+/// optimised image.
+struct GalleryFigure {
+  std::string picture;                ///< path relative to the page, '/'-separated
+  std::size_t width = 0, height = 0;  ///< the picture's size in pixels, 0 if unknown
+  std::string caption;                ///< what it is, shown under it
+};
+
+/// A section of figures shown side by side, e.g. "Where it looks: class activation maps".
+struct GallerySection {
+  std::string heading;
+  std::vector<std::pair<std::string, std::string>> facts;  ///< shown as a table: what was explained, the options used
+  std::string note;                   ///< a remark under the facts
+  std::vector<GalleryFigure> figures;
+};
+
+/// A gallery page: the input picture, the decision, the figure sections, the options table, then one section
+/// per layer.
 struct GalleryPage {
   std::string title;                 ///< the page's heading and <title>
   std::string input_picture;         ///< the input's path relative to the page, e.g. "input.png"; empty: none
   std::string input_name;            ///< the input file's name as the user gave it, shown as text
   std::vector<std::pair<std::string, std::string>> decision;  ///< what the network decided: class, probability;
                                                                ///< shown under the input when not empty
+  std::vector<GallerySection> sections;  ///< shown after the decision, in order
   std::vector<std::pair<std::string, std::string>> options;  ///< shown as a two-column table, in order
   std::vector<GalleryLayer> layers;  ///< shown in order
   std::string back_link;             ///< optional link to an index page, e.g. "../index.html"; empty: none
@@ -130,6 +148,7 @@ th{font-weight:600;color:#555}td{font-family:ui-monospace,monospace;overflow-wra
 img{display:block;max-width:100%;height:auto;background:#eee}
 img.grid{image-rendering:pixelated}
 .note{color:#555;margin:.3em 0}.none{color:#a00}
+.row{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;max-width:100%}figcaption{color:#555;font-size:.9em;max-width:320px}
 .cards{display:flex;flex-wrap:wrap;gap:1em;padding:0;list-style:none}
 .cards li{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6em;width:240px}
 .cards img{max-height:200px;object-fit:contain;margin-bottom:.4em}
@@ -193,6 +212,23 @@ inline std::string render_gallery(const GalleryPage& page) {
     html += "<section class=\"decision\">\n<h2>Decision</h2>\n<table>\n";
     for (const auto& [label, value] : page.decision) detail::gallery_fact(html, html_escape(label), html_escape(value));
     html += "</table>\n</section>\n";
+  }
+
+  for (const GallerySection& section : page.sections) {
+    html += "<section class=\"figures\">\n<h2>" + html_escape(section.heading) + "</h2>\n";
+    if (!section.facts.empty()) {
+      html += "<table>\n";
+      for (const auto& [key, value] : section.facts) detail::gallery_fact(html, html_escape(key), html_escape(value));
+      html += "</table>\n";
+    }
+    if (!section.note.empty()) html += "<p class=\"note\">" + html_escape(section.note) + "</p>\n";
+    html += "<div class=\"row\">\n";
+    for (const GalleryFigure& f : section.figures) {
+      html += "<figure><img src=\"" + html_escape(url_encode_path(f.picture)) + "\" alt=\"" + html_escape(f.caption) + "\"";
+      if (f.width && f.height) html += " width=\"" + std::to_string(f.width) + "\" height=\"" + std::to_string(f.height) + "\"";
+      html += "><figcaption>" + html_escape(f.caption) + "</figcaption></figure>\n";
+    }
+    html += "</div>\n</section>\n";
   }
 
   if (!page.options.empty()) {

@@ -286,6 +286,37 @@ class Outputs(CliCase):
         self.assertIn("Decision", page)
         self.assertIn(f"({expected[0]})", page)
 
+    def test_cam_and_saliency_pictures_arrays_and_page(self):
+        out = os.path.join(self.tmp, "out")
+        explained = MANIFEST["explanations"]
+        other = [c for c in explained["cams"] if c["class"] != MANIFEST["gradients"]["top"]][0]["class"]
+        self.run_cli("-w", weights("raw_full"), "-i", PHOTO, "-o", out, "-q", "--layers", "conv1_1", "--npy",
+                     "--cam", str(other), "--saliency", "vanilla,guided", expect=0)
+        for method in ("gradcam", "gradcampp", "layercam"):
+            got = np.load(os.path.join(out, f"cam_{method}_conv5_3.npy"))
+            ref = np.load(os.path.join(REF, f"cam/conv5_3_relu_c{other}_{method}.npy"))
+            self.assertEqual(got.shape, (1,) + ref.shape)
+            err = np.abs(got[0] - ref).max() / np.abs(ref).max()
+            self.assertLessEqual(err, TOLERANCE, f"{method}: relative error {err}")
+            self.assertTrue(os.path.isfile(os.path.join(out, f"cam_{method}_conv5_3.png")))
+        for method in ("vanilla", "guided"):
+            gradient = np.load(os.path.join(out, f"saliency_{method}.npy"))
+            self.assertEqual(gradient.shape, (3, 224, 224))
+            self.assertGreater(np.abs(gradient).max(), 0)
+            self.assertTrue(os.path.isfile(os.path.join(out, f"saliency_{method}.png")))
+        self.assertFalse(os.path.exists(os.path.join(out, "saliency_smoothgrad.png")))
+        page = open(os.path.join(out, "index.html")).read()
+        for text in ("Where it looks", "Grad-CAM++", "LayerCAM", "Which pixels matter", "guided backpropagation", f"({other})"):
+            self.assertIn(text, page)
+
+    def test_cam_layer_and_class_by_name(self):
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("-w", weights("raw_full"), "-i", PHOTO, "-o", out, "-q", "--layers", "conv1_1", "--npy",
+                     "--cam", "tabby", "--cam-layer", "conv4_3", "--cam-method", "gradcam", expect=0)
+        self.assertEqual(np.load(os.path.join(out, "cam_gradcam_conv4_3.npy")).shape, (1, 28, 28))
+        self.assertFalse(os.path.exists(os.path.join(out, "cam_layercam_conv4_3.png")))
+        self.assertIn("tabby (281)", open(os.path.join(out, "index.html")).read())
+
     def test_note_about_extra_tensor(self):
         out = os.path.join(self.tmp, "out")
         proc = self.run_cli("-w", weights("st_f32_shuffled"), "-i", PHOTO, "-o", out, "--npy", expect=0)
@@ -338,6 +369,17 @@ class CommandLine(CliCase):
             (("-w", w, "-i", i, "--fail-fast=yes"), "takes no value"),
             (("-w", w, "-i", i, "--classify", "--last-layer", "conv3_1"), "--classify"),
             (("-w", w, "-i", i, "--last-layer", "conv9_9"), "--last-layer"),
+            (("-w", w, "-i", i, "--cam", "1000"), "class 1000 does not exist"),
+            (("-w", w, "-i", i, "--cam=no-such-class"), "nor an ImageNet class name"),
+            (("-w", w, "-i", i, "--cam", "--cam-layer", "relu5_3"), "not a conv layer"),
+            (("-w", w, "-i", i, "--cam", "--cam-layer", "pool5"), "not a conv layer"),
+            (("-w", w, "-i", i, "--cam", "--cam-method", "gradcam,scorecam"), "gradcam, gradcam++ or layercam"),
+            (("-w", w, "-i", i, "--cam-layer", "conv4_3"), "--cam-layer goes with --cam"),
+            (("-w", w, "-i", i, "--cam", "--last-layer", "conv3_1"), "--cam runs the whole network"),
+            (("-w", w, "-i", i, "--saliency", "--smoothgrad-samples", "0"), "--smoothgrad-samples"),
+            (("-w", w, "-i", i, "--saliency", "--smoothgrad-noise", "-1"), "--smoothgrad-noise"),
+            (("-w", w, "-i", i, "--seed", "3"), "--seed goes with --saliency"),
+            (("-w", w, "-i", i, "--saliency=vanilla,sharp"), "vanilla, smoothgrad or guided"),
         ]
         for args, fragment in cases:
             with self.subTest(args=args):
@@ -382,6 +424,11 @@ class BadInputs(CliCase):
 
     def test_classify_needs_the_classifier(self):
         self.expect_failure(weights("raw_convs"), PHOTO, "classify", "whole VGG16", extra=("--classify",))
+
+    def test_explanations_need_the_classifier(self):
+        for flag in ("--cam", "--saliency"):
+            with self.subTest(flag=flag):
+                self.expect_failure(weights("raw_convs"), PHOTO, flag[2:], "whole VGG16", weights("raw_convs"), extra=(flag,))
 
     def test_fifo_inputs_do_not_hang(self):
         fifo = os.path.join(self.tmp, "pipe")

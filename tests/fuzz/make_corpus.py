@@ -110,6 +110,10 @@ def cli_seeds(out):
         ["-w", "w", "-i", "x", "--top", "8", "--norm", "network", "--clip", "1.5", "--colormap", "diverging", "--labels", "--legend"],
         ["-w", "w", "-i", "x", "--last-layer", "conv3_1", "--preset", "caffe", "--size", "112", "--threads", "2", "--batch", "4"],
         ["-w", "w", "-i", "x", "--conv-algorithm", "gemm", "--max-pixels", "1000", "--cell", "0", "-q", "--progress"],
+        ["-w", "w", "-i", "x", "--classify", "--cam", "281", "--cam-layer", "conv4_3", "--cam-method", "gradcam,layercam"],
+        ["-w", "w", "-i", "x", "--cam", "--saliency", "vanilla,smoothgrad", "--smoothgrad-samples", "4",
+         "--smoothgrad-noise", "0.2", "--seed", "7"],
+        ["-w", "w", "-i", "x", "--cam=tabby", "--saliency"],
         ["--help"], ["--version"], ["-w"], ["--size=abc"],
     ]
     for i, args in enumerate(lines):

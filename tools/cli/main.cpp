@@ -178,8 +178,9 @@ int run(const Options& o) {
   const std::vector<std::string> images = gather_images(o);
 
   fmviz::LoadOptions load;
-  // The classifier is never drawn: unless asked for a decision, don't load it.
-  load.last_layer = o.report.classify ? std::string() : o.last_layer.empty() ? "conv5_3" : o.last_layer;
+  // The classifier is never drawn: unless asked for a decision or an explanation of one, don't load it.
+  const bool whole = o.report.classify || o.report.cam || o.report.saliency;
+  load.last_layer = whole ? std::string() : o.last_layer.empty() ? "conv5_3" : o.last_layer;
   load.algorithm = o.algorithm;
   // Images run in batches, so a forward usually serves several images: transforming the Winograd weights during
   // each forward then costs little and needs a quarter of the memory of transforming them all at load. Only one

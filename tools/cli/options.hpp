@@ -27,12 +27,27 @@ required:
 output:
   -o, --out DIR           output folder (default: fmviz-out); with several images, one sub-folder
                           per image, named after the file, and an index.html linking them
-      --npy               also write LAYER.npy per conv layer: float32, C order, shape (C,H,W)
+      --npy               also write LAYER.npy per conv layer: float32, C order, shape (C,H,W) (and
+                          each map of --cam and --saliency)
       --overlay           also write LAYER_overlay.png: the layer's mean over all channels (or the
                           one channel, if only one is shown) upsampled and coloured over the photo
       --filters           also write conv1_1_filters.png: conv1_1's 64 filters as colour patches
       --classify          also run the classifier (the weight file must hold fc6 ... fc8): print the
                           top 5 classes with their probabilities and show them on the page
+
+why (these need the classifier too; each adds pictures and a section to the page):
+      --cam [CLASS]       class activation maps over the image: where the evidence for CLASS lies
+                          (a number 0-999 or a name such as tabby; default: each image's top class)
+      --cam-layer NAME    the conv layer the maps are made at (default conv5_3; after its ReLU)
+      --cam-method LIST   gradcam, gradcam++, layercam (default: all three; they share one backward)
+      --saliency [LIST]   saliency maps for the same class: vanilla (the gradient), smoothgrad,
+                          guided (guided backpropagation); default: all three
+      --smoothgrad-samples N
+                          noisy copies SmoothGrad averages (default 25; each costs a forward and a
+                          backward)
+      --smoothgrad-noise X
+                          their noise's standard deviation over the image's value range (default 0.15)
+      --seed N            SmoothGrad's noise seed (default 0): the same seed, the same maps
 
 what is drawn:
       --layers LIST       only these conv layers, e.g. conv1_1,conv3_3 (the network stops after the
@@ -170,9 +185,55 @@ inline bool is_vgg16_layer(const std::string& name) {
   return false;
 }
 
+inline double parse_number(const std::string& flag, const std::string& value, double min, double max) {
+  std::size_t pos = 0;
+  double v = min - 1;
+  try {
+    v = std::stod(value, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos != value.size() || pos == 0 || !(v >= min && v <= max))
+    throw UsageError{flag + " expects a number from " + fmviz::detail::gallery_number(static_cast<float>(min)) + " to " +
+                     fmviz::detail::gallery_number(static_cast<float>(max)) + ", got '" + value + "'"};
+  return v;
+}
+
+inline std::string vgg16_conv_names() {
+  std::string names;
+  for (const auto& p : fmviz::vgg_plan(fmviz::VggVariant::vgg16))
+    if (p.kind == fmviz::LayerKind::conv2d) names += (names.empty() ? "" : " ") + p.name;
+  return names;
+}
+
+inline bool is_vgg16_conv(const std::string& name) {
+  for (const auto& p : fmviz::vgg_plan(fmviz::VggVariant::vgg16))
+    if (p.name == name) return p.kind == fmviz::LayerKind::conv2d;
+  return false;
+}
+
+inline bool is_class(const std::string& word) {
+  try {
+    (void)fmviz::parse_imagenet_class(word);
+    return true;
+  } catch (const fmviz::Error&) {
+    return word.find_first_not_of("0123456789") == std::string::npos;  // a number out of range: say so, do not skip it
+  }
+}
+
+inline bool is_saliency_list(const std::string& word) {
+  for (const char* m : {"vanilla", "smoothgrad", "guided"})
+    if (word.rfind(m, 0) == 0) return true;
+  return false;
+}
+
 inline Options parse_args(int argc, char** argv) {
   Options o;
   bool top_given = false, channels_given = false;
+  std::optional<std::size_t> class_index, smoothgrad_samples, seed;
+  std::optional<double> smoothgrad_noise;
+  std::optional<std::string> cam_layer;
+  std::vector<fmviz::CamMethod> cam_methods;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     bool has_inline_value = false;
@@ -208,6 +269,33 @@ inline Options parse_args(int argc, char** argv) {
     else if (arg == "--overlay") flag(o.report.overlay);
     else if (arg == "--filters") flag(o.report.filters);
     else if (arg == "--classify") flag(o.report.classify);
+    else if (arg == "--cam") {
+      // CLASS is optional: the next word is taken only when it names a class.
+      std::string v;
+      if (has_inline_value) v = value;
+      else if (i + 1 < argc && argv[i + 1][0] != '-' && is_class(argv[i + 1])) v = argv[++i];
+      if (!o.report.cam) o.report.cam.emplace();
+      if (!v.empty() || has_inline_value) class_index = parse_with(arg, [&] { return fmviz::parse_imagenet_class(v); });
+    } else if (arg == "--cam-layer") {
+      const std::string v = take_value();
+      if (!is_vgg16_conv(v)) throw UsageError{"--cam-layer: '" + v + "' is not a conv layer of VGG16 (" + vgg16_conv_names() + ")"};
+      cam_layer = v;
+    } else if (arg == "--cam-method") {
+      cam_methods.clear();
+      for (const std::string& m : split_list(arg, take_value())) cam_methods.push_back(parse_with(arg, [&] { return fmviz::parse_cam_method(m); }));
+    } else if (arg == "--saliency") {
+      std::string v;
+      if (has_inline_value) v = value;
+      else if (i + 1 < argc && argv[i + 1][0] != '-' && is_saliency_list(argv[i + 1])) v = argv[++i];
+      if (!o.report.saliency) o.report.saliency.emplace();
+      if (!v.empty() || has_inline_value) {
+        o.report.saliency->methods.clear();
+        for (const std::string& m : split_list(arg, v))
+          o.report.saliency->methods.push_back(parse_with(arg, [&] { return fmviz::parse_saliency_method(m); }));
+      }
+    } else if (arg == "--smoothgrad-samples") smoothgrad_samples = parse_count(arg, take_value(), 1, 10000);
+    else if (arg == "--smoothgrad-noise") smoothgrad_noise = parse_number(arg, take_value(), 0, 10);
+    else if (arg == "--seed") seed = parse_count(arg, take_value(), 0, std::size_t(1) << 62);
     else if (arg == "--layers") o.report.layers = split_list(arg, take_value());
     else if (arg == "--channels") {
       const std::string v = take_value();
@@ -255,6 +343,22 @@ inline Options parse_args(int argc, char** argv) {
   if (o.images.empty() && o.image_lists.empty()) throw UsageError{"at least one --image FILE (or --images-from LIST) is required"};
   if (o.recursive && o.images.empty()) throw UsageError{"--recursive goes with --image DIR"};
   if (o.report.classify && !o.last_layer.empty()) throw UsageError{"--classify runs the whole network: it cannot go with --last-layer"};
+  if (!o.report.cam && (cam_layer || !cam_methods.empty())) throw UsageError{cam_layer ? "--cam-layer goes with --cam" : "--cam-method goes with --cam"};
+  if (!o.report.saliency && (smoothgrad_samples || smoothgrad_noise || seed))
+    throw UsageError{smoothgrad_samples ? "--smoothgrad-samples goes with --saliency" : smoothgrad_noise ? "--smoothgrad-noise goes with --saliency" : "--seed goes with --saliency"};
+  if ((o.report.cam || o.report.saliency) && !o.last_layer.empty())
+    throw UsageError{std::string(o.report.cam ? "--cam" : "--saliency") + " runs the whole network: it cannot go with --last-layer"};
+  if (o.report.cam) {
+    o.report.cam->class_index = class_index;
+    if (cam_layer) o.report.cam->layer = *cam_layer;
+    if (!cam_methods.empty()) o.report.cam->methods = cam_methods;
+  }
+  if (o.report.saliency) {
+    o.report.saliency->class_index = class_index;  // --cam CLASS: the saliency maps explain the same class
+    if (smoothgrad_samples) o.report.saliency->samples = *smoothgrad_samples;
+    if (smoothgrad_noise) o.report.saliency->noise = *smoothgrad_noise;
+    if (seed) o.report.saliency->seed = *seed;
+  }
   if (o.out.empty()) throw UsageError{"--out needs a folder name"};
   return o;
 }

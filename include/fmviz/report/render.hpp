@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -15,6 +16,8 @@
 
 #include "../classify.hpp"
 #include "../error.hpp"
+#include "../explain/cam.hpp"
+#include "../explain/saliency.hpp"
 #include "../filters.hpp"
 #include "../gallery.hpp"
 #include "../grid.hpp"
@@ -44,6 +47,8 @@ struct ReportOptions {
   std::size_t batch = 0;            ///< images per forward; 0: as many as fit in batch_memory_budget, at most 8
   bool classify = false;            ///< also run the classifier: the top classes in the report and on the page
   std::size_t top_classes = 5;      ///< how many classes `classify` reports
+  std::optional<CamOptions> cam;    ///< also class activation maps over the image (and as arrays with npy)
+  std::optional<SaliencyOptions> saliency;  ///< also saliency maps (and the input gradients as arrays with npy)
   bool stop_at_bad_image = false;   ///< write_report: an image that cannot be read fails the run, instead of being skipped
   std::string weights_label;        ///< shown on every page as "weights" (the file's name, say); empty: not shown
 
@@ -104,12 +109,15 @@ class Report {
   static constexpr std::size_t default_batch_limit = 8;
 
   Report(const Network<float>& net, ReportOptions options) : net_(net), o_(std::move(options)) {
-    if (o_.classify && !net_.has_classifier())
-      throw Error(o_.weights_label, "classify", "needs the classifier (fc6 ... fc8), and this network ends at " +
+    if ((o_.classify || o_.cam || o_.saliency) && !net_.has_classifier())
+      throw Error(o_.weights_label, o_.classify ? "classify" : o_.cam ? "cam" : "saliency",
+                  "needs the classifier (fc6 ... fc8), and this network ends at " +
                                                    (net_.layers().empty() ? std::string("nothing") : net_.layers().back().info.name) +
                                                    ": load a weight file that holds the whole VGG16");
     if (o_.classify && (o_.top_classes == 0 || o_.top_classes > net_.output_shape({1, 3, o_.size, o_.size}).back()))
       throw Error({}, "top_classes", "must be from 1 to the number of classes, got " + std::to_string(o_.top_classes));
+    if (o_.cam) check_cam_request(net_, *o_.cam);
+    if (o_.saliency) check_saliency_request(net_, *o_.saliency);
     plan_layers();
     if (o_.size == 0) throw Error({}, "size", "must be at least 1");
     if (o_.filters && !net_.has_layer("conv1_1")) throw Error({}, "filters", "need a layer conv1_1");
@@ -125,18 +133,23 @@ class Report {
   const std::string& stop_after() const noexcept { return stop_after_; }
 
   /// Bytes one image needs during a forward: the largest input and output alive together, plus, when every
-  /// layer is recorded first (NormScope::network), the recorded layers.
+  /// layer is recorded first (NormScope::network), the recorded layers, plus what an explanation's trace keeps
+  /// (saliency: every layer, twice during SmoothGrad; class activation maps: from their layer on).
   std::size_t bytes_per_image() const {
     Shape shape{1, 3, o_.size, o_.size};
-    std::size_t largest_pair = 0, recorded = 0;
+    std::size_t largest_pair = 0, recorded = 0, traced = o_.saliency ? shape_size(shape) * sizeof(float) : 0;
     const std::size_t last = net_.last_index(stop_after_);
+    const std::size_t kept_from = o_.saliency ? 0 : o_.cam ? net_.layer(cam_activation_layer(net_, *o_.cam)).info.index : last + 1;
     for (std::size_t i = 0; i <= last; ++i) {
       const Shape out = std::visit([&](const auto& op) { return op.output_shape(shape); }, net_.layers()[i].op);
       largest_pair = std::max(largest_pair, (shape_size(shape) + shape_size(out)) * sizeof(float));
       if (net_.layers()[i].info.kind == LayerKind::conv2d && drawn(net_.layers()[i].info.name)) recorded += shape_size(out) * sizeof(float);
+      if (i >= kept_from) traced += shape_size(out) * sizeof(float);
       shape = out;
     }
-    return largest_pair + (records_all() ? recorded : 0);
+    const bool smoothgrad = o_.saliency && std::find(o_.saliency->methods.begin(), o_.saliency->methods.end(),
+                                                     SaliencyMethod::smoothgrad) != o_.saliency->methods.end();
+    return largest_pair + (records_all() ? recorded : 0) + traced * (smoothgrad ? 2 : 1);
   }
 
   /// Images per forward for a run over `image_count` images.
@@ -164,6 +177,8 @@ class Report {
                  {"minimum cell", g.min_cell ? std::to_string(g.min_cell) + " px" : "native size"},
                  {"threads", std::to_string(thread_count())}});
     if (o_.classify) rows.push_back({"decision", "the top " + std::to_string(o_.top_classes) + " classes of the last layer's logits"});
+    if (o_.cam) rows.push_back({"class activation maps", cam_summary()});
+    if (o_.saliency) rows.push_back({"saliency", saliency_summary()});
     return rows;
   }
 
@@ -256,7 +271,22 @@ class Report {
       if (const std::string* conv = tapped_conv(info, o_.tap))
         if (drawn(*conv)) draw_batch(*conv, output);
     };
-    net_.forward(std::move(input), visitor, stop_after_);
+    if (o_.cam || o_.saliency) {
+      // One forward for the maps, the decision and the explanations: it keeps what the backward needs, which
+      // is every layer for saliency, only conv5_3 on (say) for the class activation maps.
+      const std::string keep_from = o_.saliency ? std::string() : cam_activation_layer(net_, *o_.cam);
+      const ForwardTrace<float> trace = net_.trace(std::move(input), visitor, stop_after_, keep_from);
+      if (o_.cam) {
+        const auto cams = class_activation_maps(net_, trace, *o_.cam);
+        for (std::size_t k = 0; k < count; ++k) add_cams(reports[k], cams[k], hooks, k);
+      }
+      if (o_.saliency) {
+        const auto maps = saliency_maps(net_, trace, *o_.saliency);
+        for (std::size_t k = 0; k < count; ++k) add_saliency(reports[k], maps[k], hooks, k);
+      }
+    } else {
+      net_.forward(std::move(input), visitor, stop_after_);
+    }
     if (records_all()) {
       for (std::size_t k = 0; k < count; ++k) {
         // This image's part of every recorded layer, its range over all of them, then its grids.
@@ -289,6 +319,90 @@ class Report {
 
  private:
   bool records_all() const noexcept { return o_.grid.scope == NormScope::network; }
+
+  std::string class_choice(const std::optional<std::size_t>& c) const {
+    return c ? "class " + std::to_string(*c) + " (" + imagenet_class_name(*c) + ")" : std::string("each image's top class");
+  }
+
+  std::string cam_summary() const {
+    std::string methods;
+    for (CamMethod m : o_.cam->methods) methods += (methods.empty() ? "" : ", ") + std::string(describe(m));
+    return methods + " at " + o_.cam->layer + " (" + describe(o_.cam->tap) + "), for " + class_choice(o_.cam->class_index);
+  }
+
+  std::string saliency_summary() const {
+    const SaliencyOptions& so = *o_.saliency;
+    std::string methods;
+    for (SaliencyMethod m : so.methods) {
+      methods += (methods.empty() ? "" : ", ") + std::string(describe(m));
+      if (m == SaliencyMethod::smoothgrad) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, " (%zu samples, noise %.3g of the range, seed %llu)", so.samples, so.noise,
+                      static_cast<unsigned long long>(so.seed));
+        methods += buf;
+      }
+    }
+    return methods + ", for " + class_choice(so.class_index);
+  }
+
+  static std::string explained(const ClassScore& c) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "logit %.4g, probability %.2f%%", static_cast<double>(c.logit), 100 * c.probability);
+    return imagenet_class_name(c.index) + " (" + std::to_string(c.index) + "): " + buf;
+  }
+
+  // The image as the network saw it (the report's input.png): the maps are drawn over it.
+  static const Image8& seen_picture(const ImageReport& r) { return r.pictures.front().image; }
+
+  void add_cams(ImageReport& r, const std::vector<ClassActivationMap>& cams, const RenderHooks& hooks, std::size_t k) const {
+    if (cams.empty()) return;
+    GallerySection section;
+    section.heading = "Where it looks: class activation maps";
+    section.facts = {{"class", explained(cams.front().target)},
+                     {"layer", cams.front().layer + " (" + describe(cams.front().tap) + "), " + std::to_string(cams.front().map.dim(0)) +
+                                   " x " + std::to_string(cams.front().map.dim(1))}};
+    section.note = "Each map is scaled to its own range and upsampled over the image as the network saw it (turbo: red is high).";
+    for (const ClassActivationMap& cam : cams) {
+      const std::string stem = std::string("cam_") + (cam.method == CamMethod::grad_cam_plus_plus ? "gradcampp" : to_string(cam.method)) +
+                               "_" + cam.layer;
+      Tensor<float> as_activation({1, 1, cam.map.dim(0), cam.map.dim(1)});
+      std::copy(cam.map.begin(), cam.map.end(), as_activation.begin());
+      OverlayOptions overlay_options;
+      overlay_options.channel = 0;
+      overlay_options.colormap = Colormap::turbo;
+      Image8 picture = overlay(seen_picture(r), as_activation, overlay_options);
+      section.figures.push_back({stem + ".png", picture.width, picture.height, describe(cam.method)});
+      r.pictures.push_back({stem + ".png", std::move(picture)});
+      if (o_.npy) {
+        ReportArray array{stem + ".npy", cam.map, {1, cam.map.dim(0), cam.map.dim(1)}};
+        if (hooks.array_sink) hooks.array_sink(k, array);
+        else r.arrays.push_back(std::move(array));
+      }
+    }
+    r.page.sections.push_back(std::move(section));
+  }
+
+  void add_saliency(ImageReport& r, const std::vector<SaliencyMap>& maps, const RenderHooks& hooks, std::size_t k) const {
+    if (maps.empty()) return;
+    GallerySection section;
+    section.heading = "Which pixels matter: saliency";
+    section.facts = {{"class", explained(maps.front().target)}};
+    section.note = "The gradient of the class's logit with respect to the input: its largest magnitude over the colours, grey "
+                   "(white from the 99th percentile up); guided backpropagation in colour (grey is zero).";
+    for (const SaliencyMap& m : maps) {
+      const std::string stem = std::string("saliency_") + to_string(m.method);
+      Image8 picture = saliency_picture(m, o_.preset == Preset::caffe);
+      section.figures.push_back({stem + ".png", picture.width, picture.height, describe(m.method)});
+      r.pictures.push_back({stem + ".png", std::move(picture)});
+      if (o_.npy) {
+        ReportArray array{stem + ".npy", m.gradient, m.gradient.shape()};
+        if (hooks.array_sink) hooks.array_sink(k, array);
+        else r.arrays.push_back(std::move(array));
+      }
+    }
+    r.page.sections.push_back(std::move(section));
+  }
+  bool whole_network() const noexcept { return o_.classify || o_.cam || o_.saliency; }
   bool drawn(const std::string& name) const { return std::find(layers_.begin(), layers_.end(), name) != layers_.end(); }
 
   // The conv layers to draw, in network order, and the layer the forward can stop after.
@@ -299,7 +413,7 @@ class Report {
       if (net_.layers()[i].info.kind == LayerKind::conv2d) available.push_back(net_.layers()[i].info.name);
     if (available.empty()) throw Error({}, "layers", "the network runs no conv layer" + (o_.stop_after.empty() ? std::string() : " up to " + o_.stop_after));
     stop_after_ = o_.stop_after;
-    if (o_.classify) stop_after_.clear();  // the decision needs the whole network
+    if (whole_network()) stop_after_.clear();  // the decision and the explanations need the whole network
     if (o_.layers.empty()) {
       layers_ = available;
       return;
@@ -312,7 +426,7 @@ class Report {
       }
     for (const std::string& name : available)
       if (std::find(o_.layers.begin(), o_.layers.end(), name) != o_.layers.end()) layers_.push_back(name);
-    stop_after_ = o_.classify ? std::string() : layers_.back();  // nothing after the last chosen layer is needed, but the decision
+    stop_after_ = whole_network() ? std::string() : layers_.back();  // nothing after the last chosen layer is needed, but the decision
   }
 
   // The size of every grid the report draws, checked before anything runs: a picture too large fails at once
