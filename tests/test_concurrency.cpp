@@ -6,6 +6,7 @@
 #include "test_support.hpp"
 
 #include <cstddef>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -58,4 +59,39 @@ TEST_CASE("Concurrent forwards on one shared network match a lone forward bit fo
     REQUIRE(results[t].shape() == expected[t].shape());
     CHECK(std::equal(results[t].begin(), results[t].end(), expected[t].begin()));
   }
+}
+
+TEST_CASE("Concurrent backwards on one shared network, its transposed layers built by the first, match a lone one", "[concurrency]") {
+  constexpr std::size_t threads = 4;
+  std::vector<Tensor<float>> inputs, seeds, expected, results(threads);
+  {
+    const fmviz::Network<float> lone = shared_network();
+    for (std::size_t t = 0; t < threads; ++t) {
+      inputs.push_back(random_tensor({1, 3, 20 + 9 * t, 26 + 5 * t}, static_cast<std::uint32_t>(80 + t)));
+      const auto trace = lone.trace(inputs.back());
+      seeds.push_back(random_tensor(trace.outputs.back().shape(), static_cast<std::uint32_t>(90 + t)));
+      expected.push_back(lone.backward(trace, "relu3", seeds.back()));
+    }
+  }
+  // A fresh network: no backward has built its transposed conv layers yet, so the threads race to build them.
+  // Even threads go back to the image, odd ones to relu2 on a trace that kept only relu2 on; then once more with
+  // guided backpropagation.
+  const fmviz::Network<float> net = shared_network();
+  std::vector<Tensor<float>> guided(threads);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      const std::string to = t % 2 ? "relu2" : "";
+      const auto trace = net.trace(inputs[t], "", to);
+      results[t] = net.backward(trace, "relu3", seeds[t], to);
+      guided[t] = net.backward(trace, "relu3", seeds[t], to, fmviz::GradientRule::guided);
+    });
+  for (auto& th : pool) th.join();
+  for (std::size_t t = 0; t < threads; t += 2) {
+    CAPTURE(t);
+    REQUIRE(results[t].shape() == inputs[t].shape());
+    CHECK(std::equal(results[t].begin(), results[t].end(), expected[t].begin()));
+    CHECK_FALSE(std::equal(guided[t].begin(), guided[t].end(), expected[t].begin()));
+  }
+  CHECK(results[1].shape() == net.output_shape(inputs[1].shape(), "relu2"));
 }

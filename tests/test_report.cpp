@@ -343,3 +343,43 @@ TEST_CASE("image lists: folders sorted, hidden and non-image files left out; lis
   CHECK(e->path() == dir.file("missing.txt"));
   CHECK(error_of([&] { fmviz::read_image_list(base); }));
 }
+
+TEST_CASE("channel visualisations: a folder of pictures, a mosaic, the history and a page; nothing left on failure", "[report]") {
+  std::vector<fmviz::ChannelVisualization> results(3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    results[i].layer = "conv2_1";
+    results[i].channel = static_cast<int>(5 * i);
+    results[i].image = photo(12, 12, 40 + static_cast<std::uint32_t>(i));
+    results[i].activation_history = {0.5 * double(i), 1.5, 2.5 + double(i)};
+    results[i].final_activation = 3;
+  }
+  fmviz::FeatureVisOptions options;
+  options.steps = 3;
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "out").string();
+  fmviz::write_channel_visualizations(results, options, dir, {"w.bin", 2});
+  const auto files = tree(dir);
+  std::vector<std::string> names;
+  for (const auto& [name, text] : files) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"conv2_1.png", "conv2_1_c0.png", "conv2_1_c10.png", "conv2_1_c5.png", "history.csv", "index.html"});
+  CHECK(files.at("history.csv") == "step,channel_0,channel_5,channel_10\n1,0,0.5,1\n2,1.5,1.5,1.5\n3,2.5,3.5,4.5\n");
+  CHECK_THAT(files.at("index.html"), contains("channel 10: 1 at the first step, 3 on the final image"));
+  CHECK_THAT(files.at("index.html"), contains("w.bin"));
+  const auto mosaic = fmviz::read_image((tmp.path() / "out" / "conv2_1.png").string());
+  CHECK(mosaic.width == 2 * (12 + 4) + 4);  // two columns
+  CHECK(mosaic.height == 2 * (12 + 4) + 4);
+  // A folder that cannot be made (a file is in the way): an error naming it, and nothing written.
+  save_png(photo(4, 4, 1), (tmp.path() / "blocked").string());
+  const std::string blocked = (tmp.path() / "blocked" / "out").string();
+  const auto e = error_of([&] { fmviz::write_channel_visualizations(results, options, blocked); });
+  REQUIRE(e);
+  CHECK_THAT(e->what(), contains("blocked"));
+  // A failure at the last file (index.html is a folder) takes back the pictures already written.
+  fs::create_directories(tmp.path() / "late" / "index.html");
+  CHECK(error_of([&] { fmviz::write_channel_visualizations(results, options, (tmp.path() / "late").string()); }));
+  CHECK(std::distance(fs::directory_iterator(tmp.path() / "late"), fs::directory_iterator()) == 1);
+  // Pictures of two layers do not share a folder.
+  results[1].layer = "conv3_1";
+  CHECK(error_of([&] { fmviz::write_channel_visualizations(results, options, (tmp.path() / "mixed").string()); }));
+  CHECK_FALSE(fs::exists(tmp.path() / "mixed"));
+}

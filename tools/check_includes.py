@@ -33,7 +33,7 @@ PIPELINE = [
     ("image input", ["decode.hpp", "resize.hpp", "model_input.hpp", "image.hpp"]),
     ("activations", ["stats.hpp", "tap.hpp", "recorder.hpp"]),
     ("decision", ["imagenet_classes.hpp", "classify.hpp"]),
-    ("pictures", ["channels.hpp", "colormap.hpp", "detail/font.hpp", "grid.hpp", "overlay.hpp", "filters.hpp"]),
+    ("pictures", ["channels.hpp", "colormap.hpp", "detail/font.hpp", "grid.hpp", "overlay.hpp", "filters.hpp", "mosaic.hpp"]),
     ("files", ["png.hpp", "npy.hpp"]),
     ("explanations", ["detail/random.hpp", "explain/class_target.hpp", "explain/cam.hpp", "explain/saliency.hpp",
                       "explain/detail/*.hpp", "explain/feature_vis.hpp"]),
@@ -47,7 +47,7 @@ PIPELINE = [
 APART = [
     ("pictures and output files are made from tensors alone, without the network or its recorder",
      ["stats.hpp", "channels.hpp", "colormap.hpp", "detail/font.hpp", "grid.hpp", "overlay.hpp", "filters.hpp",
-      "png.hpp", "npy.hpp", "gallery.hpp"],
+      "mosaic.hpp", "png.hpp", "npy.hpp", "gallery.hpp"],
      ["network.hpp", "tap.hpp", "recorder.hpp", "vgg_config.hpp", "vgg_loader.hpp", "weights.hpp"]),
     ("images are read and normalised without the network or its weights",
      ["rgb_image.hpp", "decoders/*.hpp", "decode.hpp", "resize.hpp", "model_input.hpp", "image.hpp"],

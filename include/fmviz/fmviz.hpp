@@ -33,6 +33,7 @@
 #include "grid.hpp"
 #include "overlay.hpp"
 #include "filters.hpp"
+#include "mosaic.hpp"
 
 #include "png.hpp"
 #include "npy.hpp"

@@ -47,7 +47,7 @@ class CliCase(unittest.TestCase):
     def assert_one_line_error(self, proc, *fragments):
         lines = proc.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, f"expected one line on stderr, got: {proc.stderr!r}")
-        self.assertTrue(lines[0].startswith("fmviz: "), lines[0])
+        self.assertTrue(lines[0].startswith(("fmviz: ", "fmviz dream: ")), lines[0])
         for fragment in fragments:
             self.assertIn(fragment, lines[0])
 
@@ -387,6 +387,75 @@ class CommandLine(CliCase):
                 proc = self.run_cli(*args, "--out", out, expect=2)
                 self.assert_one_line_error(proc, fragment)
                 self.assertFalse(os.path.exists(out))
+
+
+class Dream(CliCase):
+    """fmviz dream: feature visualisation from the command line (the library's own tests check the method)."""
+
+    def dream(self, out, *extra, expect=0):
+        return self.run_cli("dream", "-w", weights("raw_convs"), "--layer", "conv1_2", "--channels", "0-2,7", "--size", "24",
+                            "--steps", "24", "-o", out, "-q", *extra, expect=expect)
+
+    def test_writes_pictures_mosaic_history_and_page(self):
+        out = os.path.join(self.tmp, "out")
+        self.dream(out)
+        self.assertEqual(sorted(os.listdir(out)), sorted(["conv1_2_c0.png", "conv1_2_c1.png", "conv1_2_c2.png", "conv1_2_c7.png",
+                                                          "conv1_2.png", "history.csv", "index.html"]))
+        rows = [line.split(",") for line in open(os.path.join(out, "history.csv")).read().split()]
+        self.assertEqual(rows[0], ["step", "channel_0", "channel_1", "channel_2", "channel_7"])
+        self.assertEqual(len(rows), 25)
+        for column in range(1, 5):
+            values = [float(r[column]) for r in rows[1:]]
+            self.assertGreater(np.mean(values[-6:]), np.mean(values[:6]), f"channel column {column} did not rise: {values}")
+        with open(os.path.join(out, "index.html")) as f:
+            page = f.read()
+        self.assertIn("conv1_2: images optimised to excite each channel", page)
+        self.assertIn("channel 7:", page)
+        # The same seed gives the same files; another seed another picture.
+        again = os.path.join(self.tmp, "again")
+        self.dream(again)
+        for name in os.listdir(out):
+            with open(os.path.join(out, name), "rb") as a, open(os.path.join(again, name), "rb") as b:
+                self.assertEqual(a.read(), b.read(), name)
+        other = os.path.join(self.tmp, "other")
+        self.dream(other, "--seed", "1")
+        with open(os.path.join(out, "conv1_2_c0.png"), "rb") as a, open(os.path.join(other, "conv1_2_c0.png"), "rb") as b:
+            self.assertNotEqual(a.read(), b.read())
+
+    def test_deepdream_and_help(self):
+        out = os.path.join(self.tmp, "out")
+        self.run_cli("dream", "-w", weights("raw_convs"), "--layer", "conv1_1", "--deepdream", "--size", "16", "--steps", "3",
+                     "-o", out, "-q", expect=0)
+        self.assertTrue(os.path.isfile(os.path.join(out, "conv1_1_layer.png")))
+        proc = self.run_cli("dream", "--help", expect=0)
+        for flag in ("--layer", "--channels", "--steps", "--seed", "--neuron", "--deepdream"):
+            self.assertIn(flag, proc.stdout)
+        self.assertIn("fmviz dream", self.run_cli("--help", expect=0).stdout)
+
+    def test_bad_requests(self):
+        w = weights("raw_convs")
+        usage = [
+            (("dream", "-w", w), "--layer NAME is required"),
+            (("dream", "--layer", "conv1_1"), "--weights FILE is required"),
+            (("dream", "-w", w, "--layer", "relu1_1"), "not a conv layer"),
+            (("dream", "-w", w, "--layer", "conv1_1", "--channels", "top4"), "top K"),
+            (("dream", "-w", w, "--layer", "conv1_1", "--channels", "64-64"), "channel 64"),
+            (("dream", "-w", w, "--layer", "conv3_1", "--size", "4"), "--size"),
+            (("dream", "-w", w, "--layer", "conv1_1", "--steps", "0"), "--steps"),
+            (("dream", "-w", w, "--layer", "conv1_1", "--learning-rate", "abc"), "--learning-rate"),
+            (("dream", "-w", w, "--layer", "conv1_1", "--deepdream", "--channels", "4"), "--deepdream"),
+            (("dream", "-w", w, "--layer", "conv1_1", "--image", "x.jpg"), "unknown option '--image'"),
+        ]
+        for args, fragment in usage:
+            with self.subTest(args=args):
+                out = os.path.join(self.tmp, "never")
+                proc = self.run_cli(*args, "-o", out, expect=2)
+                self.assert_one_line_error(proc, fragment)
+                self.assertFalse(os.path.exists(out))
+        out = os.path.join(self.tmp, "never")
+        proc = self.run_cli("dream", "-w", os.path.join(self.tmp, "nope.bin"), "--layer", "conv1_1", "-o", out, expect=1)
+        self.assert_one_line_error(proc, "nope.bin")
+        self.assertFalse(os.path.exists(out))
 
 
 class BadInputs(CliCase):

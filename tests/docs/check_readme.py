@@ -20,6 +20,12 @@ for block in (b for b in blocks if "write_report" in b):
         if line.strip() not in report_example:
             failures.append(f"README's report example has a line examples/report.cpp lacks: {line.strip()}")
 
+explain_example = open(os.path.join(root, "examples", "explain.cpp")).read()
+for block in (b for b in blocks if "class_activation_maps" in b):
+    for line in block.strip().splitlines():
+        if line.strip() not in explain_example:
+            failures.append(f"README's explanation example has a line examples/explain.cpp lacks: {line.strip()}")
+
 sh_blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
 ci = open(os.path.join(root, ".ci", "run")).read()
 test_commands = [b.strip() for b in sh_blocks if "ctest" in b and "\n" not in b.strip()]

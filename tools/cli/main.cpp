@@ -18,6 +18,7 @@
 #include <unistd.h>
 #endif
 
+#include "dream.hpp"
 #include "options.hpp"
 
 namespace fs = std::filesystem;
@@ -216,9 +217,34 @@ int run(const Options& o) {
   return 1;
 }
 
+
+// `fmviz dream ...`: feature visualisation (dream.hpp).
+int dream_main(int argc, char** argv) {
+  fmviz_cli::DreamOptions options;
+  try {
+    options = fmviz_cli::parse_dream_args(argc, argv);
+    if (options.help) {
+      std::cout << fmviz_cli::dream_usage_text;
+      return 0;
+    }
+    return fmviz_cli::run_dream(options, stderr_is_terminal());
+  } catch (const UsageError& e) {
+    std::cerr << "fmviz dream: " << e.message << " (see fmviz dream --help)\n";
+    return 2;
+  } catch (const fmviz::Error& e) {
+    std::cerr << "fmviz dream: error: " << e.what() << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "fmviz dream: error: out of memory\n";
+  } catch (const std::exception& e) {
+    std::cerr << "fmviz dream: error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "dream") return dream_main(argc, argv);
   Options options;
   try {
     options = fmviz_cli::parse_args(argc, argv);
