@@ -1,5 +1,7 @@
-// The command-line parser: the input is split at NUL bytes into arguments. A bad command line must end in a
-// UsageError (exit status 2) or an fmviz::Error, never anything else.
+// The command-line parsers (fmviz, and fmviz dream when the first argument is "dream"): the input is split at NUL
+// bytes into arguments. A bad command line must end in a UsageError (exit status 2) or an fmviz::Error, never
+// anything else.
+#include "../../tools/cli/dream.hpp"
 #include "../../tools/cli/options.hpp"
 
 #include <cstddef>
@@ -24,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   try {
-    (void)fmviz_cli::parse_args(static_cast<int>(args.size()), argv.data());
+    if (args.size() > 1 && args[1] == "dream") (void)fmviz_cli::parse_dream_args(static_cast<int>(args.size()), argv.data());
+    else (void)fmviz_cli::parse_args(static_cast<int>(args.size()), argv.data());
   } catch (const fmviz_cli::UsageError&) {
   } catch (const fmviz::Error&) {
   }

@@ -114,6 +114,9 @@ def cli_seeds(out):
         ["-w", "w", "-i", "x", "--cam", "--saliency", "vanilla,smoothgrad", "--smoothgrad-samples", "4",
          "--smoothgrad-noise", "0.2", "--seed", "7"],
         ["-w", "w", "-i", "x", "--cam=tabby", "--saliency"],
+        ["dream", "-w", "w", "--layer", "conv3_1", "--channels", "0-7,42", "--size", "96", "--steps", "64", "--seed", "3",
+         "--tap", "relu", "--neuron", "--learning-rate", "0.1", "--no-transforms", "--preset", "caffe", "--cols", "4"],
+        ["dream", "-w", "w", "-l", "conv1_1", "--deepdream", "-o", "d", "-q"],
         ["--help"], ["--version"], ["-w"], ["--size=abc"],
     ]
     for i, args in enumerate(lines):
