@@ -63,7 +63,7 @@ bool same_bits(const Tensor<float>& a, const Tensor<float>& b) {
 
 }  // namespace
 
-TEST_CASE("cam: Grad-CAM, Grad-CAM++ and LayerCAM match pytorch-grad-cam's formulas on autograd", "[cam][reference]") {
+TEST_CASE("cam: Grad-CAM, Grad-CAM++ and LayerCAM match pytorch-grad-cam's formulas on autograd", "[cam][reference][full-scale]") {
   const std::string dir = FMVIZ_TEST_DATA_DIR "/reference";
   std::ifstream in(dir + "/manifest.json");
   REQUIRE(in);

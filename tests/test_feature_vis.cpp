@@ -397,7 +397,7 @@ void check_against_photos(const fmviz::Network<float>& net, const std::string& l
 
 }  // namespace
 
-TEST_CASE("feature vis: VGG16 (Oxford weights) channels climb far above their best real photo", "[feature_vis][reference][oxford]") {
+TEST_CASE("feature vis: VGG16 (Oxford weights) channels climb far above their best real photo", "[feature_vis][reference][oxford][full-scale]") {
   const auto m = reference_manifest();
   if (m.at("oxford").is_null() || !std::filesystem::is_regular_file(m.at("oxford").at("weights").get<std::string>())) {
     WARN("skipped: Oxford VGG16 weights not available");

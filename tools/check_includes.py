@@ -39,6 +39,7 @@ PIPELINE = [
                       "explain/detail/*.hpp", "explain/feature_vis.hpp"]),
     ("gallery", ["gallery.hpp"]),
     ("report", ["report/*.hpp", "report.hpp"]),
+    ("atlas", ["atlas/model.hpp", "atlas/*.hpp", "atlas.hpp"]),
     ("umbrella", ["fmviz.hpp", "vgg.hpp"]),
 ]
 
@@ -58,7 +59,7 @@ APART = [
 ]
 
 # Placed before they are written: their absence is not an error.
-RESERVED = {"report.hpp", "explain/detail/*.hpp", "explain/feature_vis.hpp"}
+RESERVED = {"report.hpp", "atlas.hpp", "explain/detail/*.hpp", "explain/feature_vis.hpp"}
 
 UMBRELLA = "fmviz.hpp"
 # Top-level headers the umbrella need not include: itself, and the older umbrella that includes it.

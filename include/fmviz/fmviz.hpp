@@ -44,3 +44,4 @@
 #include "gallery.hpp"
 
 #include "report.hpp"
+#include "atlas.hpp"

@@ -12,8 +12,13 @@
    DevTools protocol on --remote-debugging-pipe the script reads every <img>'s complete and naturalWidth,
    every request the page made (only file: URLs, none failed), and a full-page screenshot, which must not
    be blank and must show each picture where the page placed it (compared with the PNG file itself).
+   Pictures loaded lazily (loading="lazy", as an atlas page's thumbnails are) are made to load at once, and must
+   say their width and height; pictures below the screenshot's 16000 pixels are checked as loaded only.
 4. Self-check: a copy of the gallery with a missing grid, a corrupt grid and a blank grid, and a blank
-   page, must each be reported; a check that cannot fail fails the test.
+   page, must each be reported, and a lazy picture far down without a size; a check that cannot fail fails the test.
+
+  check_gallery.py --existing PAGE --chromium /usr/bin/chromium   checks a site made elsewhere (the fmviz command's
+  gallery, an atlas site): steps 2 and 3 on every page reachable from PAGE.
 
 Exit status 0 when all of this holds, 1 otherwise (also when chromium is not installed).
 """
@@ -259,7 +264,8 @@ class Browser:
             self.fail(f"evaluating the page state: {state['exceptionDetails']}")
         state = state["result"]["value"]
         size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-        width, height = int(size["width"]), min(int(size["height"]), 16000)
+        state["page_width"] = int(size["width"])
+        width, height = min(int(size["width"]), 4 * VIEWPORT[0]), min(int(size["height"]), 16000)
         shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
                                                     "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
         state["screenshot"] = Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
@@ -296,21 +302,26 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-# Run in the page by the test (the page itself has no script): waits for every picture to be decoded,
-# then reports each one's state and place.
+# Run in the page by the test (the page itself has no script): notes which pictures are loaded lazily (an atlas
+# page's thousands of thumbnails are) and whether they say their size, makes them load now (far below the first
+# screen a lazy picture would otherwise never load), waits for every picture to be decoded, then reports each one's
+# state and place.
 PAGE_STATE_JS = """
 (async () => {
   const images = Array.from(document.images);
+  const lazy = images.map(i => i.loading === "lazy");
+  const sized = images.map(i => i.hasAttribute("width") && i.hasAttribute("height"));
+  images.forEach(i => { if (i.loading === "lazy") i.loading = "eager"; });
   await Promise.all(images.map(i => i.decode().catch(() => null)));
   return {
     title: document.title,
     text: document.body ? document.body.innerText : "",
     scripts: document.scripts.length,
-    images: images.map(i => {
+    images: images.map((i, n) => {
       const r = i.getBoundingClientRect();
       return {src: i.currentSrc || i.src, complete: i.complete, naturalWidth: i.naturalWidth,
               naturalHeight: i.naturalHeight, x: r.left + window.scrollX, y: r.top + window.scrollY,
-              width: r.width, height: r.height};
+              width: r.width, height: r.height, lazy: lazy[n], sized: sized[n]};
     }),
   };
 })()
@@ -370,14 +381,22 @@ def browser_check(browser, page, expect_images=None, expect_title=None, expect_t
             problems.append(f"{where}: requested {url}")
     for url in state["failed"]:
         problems.append(f"{where}: loading {url} failed")
+    if state["page_width"] > VIEWPORT[0]:  # something that should wrap does not (a long row of links, say)
+        problems.append(f"{where}: the page is {state['page_width']} px wide, wider than the {VIEWPORT[0]} px window")
     shot = state["screenshot"]
     if distinct_colours(shot) < 16:
         problems.append(f"{where}: the screenshot is blank ({distinct_colours(shot)} colours)")
+    below = 0
     for info in state["images"]:
         name = urllib.parse.unquote(info["src"].rsplit("/", 1)[-1])
+        if info.get("lazy") and not info.get("sized"):  # it would move the page about as it loads
+            problems.append(f"{where}: image {name} is loaded lazily but has no width and height")
         if not info["complete"] or info["naturalWidth"] == 0:
             problems.append(f"{where}: image {name} did not load (complete={info['complete']}, "
                             f"naturalWidth={info['naturalWidth']})")
+            continue
+        if info["y"] + info["height"] > shot.height:  # past the screenshot's 16000 pixels: loaded is all we know
+            below += 1
             continue
         region = shot.crop((round(info["x"]), round(info["y"]), round(info["x"] + info["width"]), round(info["y"] + info["height"])))
         if region.width < 4 or region.height < 4:
@@ -390,6 +409,7 @@ def browser_check(browser, page, expect_images=None, expect_title=None, expect_t
         diff = picture_difference(shot, info)
         if diff is None or diff > MAX_MEAN_DIFFERENCE:
             problems.append(f"{where}: image {name} is not what the screenshot shows (mean difference {diff})")
+    state["below"] = below
     return problems, state
 
 
@@ -464,6 +484,14 @@ def run(args, work):
         blank.write_text("<!DOCTYPE html><html><head><title>blank</title></head><body></body></html>\n")
         problems, _ = browser_check(browser, blank)
         checks.expect(contains(problems, "the screenshot is blank"), "self-check: a blank page is reported")
+        # A lazily loaded picture far below the first screen is loaded all the same, and one without a size is reported.
+        far = broken / "lazy.html"
+        far.write_text("<!DOCTYPE html><html><head><title>lazy</title></head><body><div style=\"height:30000px\"></div>"
+                       f"<img loading=\"lazy\" src=\"{urllib.parse.quote(FOLDERS[1])}/conv1_1.png\" alt=\"far down\"></body></html>\n")
+        problems, _ = browser_check(browser, far)
+        checks.expect(contains(problems, "conv1_1.png is loaded lazily but has no width and height")
+                      and not contains(problems, "did not load"),
+                      f"self-check: a lazy picture far down loads, and its missing size is reported: {problems}")
     finally:
         browser.close()
     log(f"      {time.monotonic() - start:.1f}s")
@@ -474,7 +502,7 @@ def check_existing(args, work):
     """A gallery made elsewhere (the fmviz command's): every page reachable from its index.html loads in
     chromium with every picture shown."""
     checks = Checks()
-    top = Path(args.existing)
+    top = Path(args.existing).resolve()
     problems, pages, pictures = static_check(top)
     for p in problems:
         log("      " + p)
@@ -489,8 +517,10 @@ def check_existing(args, work):
             if "screenshot" in state:
                 state["screenshot"].save(work / f"screenshot-{n}.png")
             shown = len(state.get("images", []))
+            below = state.get("below", 0)
             checks.expect(not problems and (shown > 0 or page == top),
-                          f"browser: {page.relative_to(top.parent)}: {shown} images loaded and shown")
+                          f"browser: {page.relative_to(top.parent)}: {shown} images loaded and shown"
+                          + (f" ({below} below the screenshot: loaded, not compared)" if below else ""))
     finally:
         browser.close()
     return checks.failures

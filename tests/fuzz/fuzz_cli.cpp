@@ -1,6 +1,7 @@
-// The command-line parsers (fmviz, and fmviz dream when the first argument is "dream"): the input is split at NUL
-// bytes into arguments. A bad command line must end in a UsageError (exit status 2) or an fmviz::Error, never
+// The command-line parsers (fmviz; fmviz dream and fmviz atlas when the first argument is "dream" or "atlas"): the
+// input is split at NUL bytes into arguments. A bad command line must end in a UsageError (exit status 2) or an fmviz::Error, never
 // anything else.
+#include "../../tools/cli/atlas.hpp"
 #include "../../tools/cli/dream.hpp"
 #include "../../tools/cli/options.hpp"
 
@@ -27,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   argv.push_back(nullptr);
   try {
     if (args.size() > 1 && args[1] == "dream") (void)fmviz_cli::parse_dream_args(static_cast<int>(args.size()), argv.data());
+    else if (args.size() > 1 && args[1] == "atlas") (void)fmviz_cli::parse_atlas_args(static_cast<int>(args.size()), argv.data());
     else (void)fmviz_cli::parse_args(static_cast<int>(args.size()), argv.data());
   } catch (const fmviz_cli::UsageError&) {
   } catch (const fmviz::Error&) {

@@ -4,7 +4,7 @@ campaign starts from the interesting paths instead of finding the file formats f
 
     /usr/bin/python3 tests/fuzz/make_corpus.py --out build-fuzz/seeds [--images DIR]
 
-Writes DIR/fuzz_image, fuzz_weights, fuzz_npy, fuzz_channels and fuzz_cli. --images adds the test fixtures'
+Writes DIR/fuzz_image, fuzz_weights, fuzz_npy, fuzz_channels, fuzz_cli and fuzz_atlas_table. --images adds the test fixtures'
 images (tools/fixtures/make_images.py output: every format, broken and hostile files) to fuzz_image's seeds.
 Needs numpy and PIL (Debian python3-numpy, python3-pil). Deterministic: the same bytes on every run.
 """
@@ -117,10 +117,45 @@ def cli_seeds(out):
         ["dream", "-w", "w", "--layer", "conv3_1", "--channels", "0-7,42", "--size", "96", "--steps", "64", "--seed", "3",
          "--tap", "relu", "--neuron", "--learning-rate", "0.1", "--no-transforms", "--preset", "caffe", "--cols", "4"],
         ["dream", "-w", "w", "-l", "conv1_1", "--deepdream", "-o", "d", "-q"],
+        ["atlas", "-w", "w", "--images", "photos", "-r", "--shard", "3/8", "--layers", "conv3_1,conv5_3", "--top", "16",
+         "--tap", "conv", "--size", "128", "--preset", "caffe", "--batch", "4", "--threads", "2", "--fail-fast", "-o", "o"],
+        ["atlas", "-w", "w", "--images-from", "-", "--max-pixels", "1000", "--no-site", "--progress", "-o", "o"],
+        ["atlas", "merge", "s0", "s1", "s2", "-o", "m", "-w", "w", "--no-site", "-q"],
         ["--help"], ["--version"], ["-w"], ["--size=abc"],
     ]
     for i, args in enumerate(lines):
         write(out, "args%d" % i, b"\0".join(a.encode() for a in args))
+
+
+def atlas_layer(channels, height, width, top_k, hits):
+    """LAYER.bin of an atlas table (include/fmviz/atlas/table.hpp): hits[c] = (by_max, by_mean), each a list of
+    (image, value, y, x), best first."""
+    out = b"FMVZATL\n" + struct.pack("<IIQQQQ", 1, 20, channels, height, width, top_k)
+    for by_max, by_mean in hits:
+        out += struct.pack("<II", len(by_max), len(by_mean))
+        for image, value, y, x in by_max + by_mean:
+            out += struct.pack("<QfII", image, value, y, x)
+    return out
+
+
+def atlas_table_seeds(out):
+    # fuzz_atlas_table's input: u32 manifest length, the manifest, then each layer file as a u32 length and its bytes.
+    import zlib
+    for name, shard, skipped, layers in [
+            ("whole", (0, 1), [2], [("conv1_1", 2, 4, 5, [([(3, 2.5, 1, 4), (0, 1.0, 0, 0)], [(1, 0.75, 3, 2)]), ([(0, -1.0, 2, 2)], [])])]),
+            ("shard", (1, 2), [], [("conv3_1", 1, 2, 2, [([(1, 9.0, 1, 1), (3, 9.0, 0, 1)], [(3, 4.5, 0, 1)])]),
+                                   ("conv5_3", 1, 1, 1, [([(1, 0.0, 0, 0)], [(1, 0.0, 0, 0)])])])]:
+        files, entries = [], []
+        for layer, channels, height, width, hits in layers:
+            data = atlas_layer(channels, height, width, 3, hits)
+            files.append(data)
+            entries.append({"name": layer, "file": layer + ".bin", "channels": channels, "height": height, "width": width,
+                            "bytes": len(data), "crc32": zlib.crc32(data)})
+        manifest = {"format": "fmviz atlas", "version": 1, "top_k": 3, "size": 32, "preset": "torchvision", "tap": "relu",
+                    "weights": "w.bin", "shard": {"index": shard[0], "count": shard[1]},
+                    "images": ["a.png", "b.png", "c.jpg", "d.png"], "skipped": skipped, "layers": entries}
+        text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        write(out, name, struct.pack("<I", len(text)) + text + b"".join(struct.pack("<I", len(f)) + f for f in files))
 
 
 def main():
@@ -133,6 +168,7 @@ def main():
     npy_seeds(os.path.join(args.out, "fuzz_npy"))
     channel_seeds(os.path.join(args.out, "fuzz_channels"))
     cli_seeds(os.path.join(args.out, "fuzz_cli"))
+    atlas_table_seeds(os.path.join(args.out, "fuzz_atlas_table"))
 
 
 if __name__ == "__main__":

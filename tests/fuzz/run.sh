@@ -29,5 +29,5 @@ run_one() {
   fi
 }
 export -f run_one
-printf "%s\n" fuzz_image fuzz_weights fuzz_npy fuzz_channels fuzz_cli |
+printf "%s\n" fuzz_image fuzz_weights fuzz_npy fuzz_channels fuzz_cli fuzz_atlas_table |
   xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "$(cd "$build" && pwd)" "$seconds" "$(mkdir -p "$out" && cd "$out" && pwd)"

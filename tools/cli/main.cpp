@@ -18,6 +18,7 @@
 #include <unistd.h>
 #endif
 
+#include "atlas.hpp"
 #include "dream.hpp"
 #include "options.hpp"
 
@@ -241,10 +242,33 @@ int dream_main(int argc, char** argv) {
   return 1;
 }
 
+// `fmviz atlas ...` and `fmviz atlas merge ...`: a channel atlas over a dataset (atlas.hpp).
+int atlas_main(int argc, char** argv) {
+  try {
+    const fmviz_cli::AtlasCliOptions options = fmviz_cli::parse_atlas_args(argc, argv);
+    if (options.help) {
+      std::cout << fmviz_cli::atlas_usage_text;
+      return 0;
+    }
+    return fmviz_cli::run_atlas(options, stderr_is_terminal());
+  } catch (const UsageError& e) {
+    std::cerr << "fmviz atlas: " << e.message << " (see fmviz atlas --help)\n";
+    return 2;
+  } catch (const fmviz::Error& e) {
+    std::cerr << "fmviz atlas: error: " << e.what() << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "fmviz atlas: error: out of memory\n";
+  } catch (const std::exception& e) {
+    std::cerr << "fmviz atlas: error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "dream") return dream_main(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "atlas") return atlas_main(argc, argv);
   Options options;
   try {
     options = fmviz_cli::parse_args(argc, argv);

@@ -11,6 +11,7 @@ namespace fmviz_cli {
 
 inline constexpr const char* usage_text = R"(usage: fmviz --weights FILE --image IMG|DIR [--image ...] [--images-from LIST] [--out DIR] [options]
        fmviz dream --weights FILE --layer NAME [options]   (what channels want to see: fmviz dream --help)
+       fmviz atlas --weights FILE --images DIR --out DIR [options]   (each channel's top images of a dataset: fmviz atlas --help)
 
 Runs each image through VGG16 and writes, for every conv layer (conv1_1 ... conv5_3), LAYER.png:
 a grid of its feature maps (by default the classic tutorial's figure: the first 16 channels in
