@@ -114,25 +114,10 @@ inline AtlasCliOptions parse_atlas_args(int argc, char** argv) {
   }
   std::string run_flag;  // the first flag that only a run takes, for a merge's error
   for (; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_inline_value = false;
-    if (arg.rfind("--", 0) == 0) {
-      const auto eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        has_inline_value = true;
-      }
-    }
-    auto take_value = [&]() -> std::string {
-      if (has_inline_value) return value;
-      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) throw UsageError{arg + " needs a value"};
-      return argv[++i];
-    };
-    auto flag = [&](bool& target) {
-      if (has_inline_value) throw UsageError{arg + " takes no value"};
-      target = true;
-    };
+    Arg a(argc, argv, i);
+    const std::string arg = a.name();
+    auto take_value = [&] { return a.value(); };
+    auto flag = [&](bool& target) { a.flag(target); };
     auto run_only = [&] {
       if (run_flag.empty()) run_flag = arg;
     };
@@ -209,24 +194,6 @@ inline AtlasCliOptions parse_atlas_args(int argc, char** argv) {
   }
   if (o.out.empty()) throw UsageError{"--out DIR is required"};
   return o;
-}
-
-/// The run's whole image list: each folder (sorted by path), then each list in its order.
-inline std::vector<std::string> gather_atlas_images(const AtlasCliOptions& o) {
-  std::vector<std::string> images;
-  for (const std::string& dir : o.image_dirs) {
-    const std::vector<std::string> found = fmviz::list_images(dir, o.recursive);
-    if (found.empty())
-      throw fmviz::Error(dir, "image folder", std::string("holds no images (fmviz reads .jpg .jpeg .png .bmp .gif .psd .tga") +
-                                                  (o.recursive ? ")" : "; --recursive looks in the folders below it too)"));
-    images.insert(images.end(), found.begin(), found.end());
-  }
-  for (const std::string& list : o.image_lists) {
-    const std::vector<std::string> listed = list == "-" ? fmviz::read_image_list(std::cin, "standard input") : fmviz::read_image_list(list);
-    if (listed.empty()) throw fmviz::Error(list == "-" ? "standard input" : list, "image list", "lists no images");
-    images.insert(images.end(), listed.begin(), listed.end());
-  }
-  return images;
 }
 
 /// Progress on stderr: a line redrawn on a terminal, else (with --progress) a line every tenth of the way.
@@ -376,7 +343,7 @@ inline int run_atlas(const AtlasCliOptions& o, bool terminal) {
   }
   if (o.merge) return run_atlas_merge(o, terminal);
   const bool show = !o.quiet && (o.progress || terminal);
-  const std::vector<std::string> images = gather_atlas_images(o);
+  const std::vector<std::string> images = gather_images(o.image_dirs, o.image_lists, o.recursive);
 
   fmviz::LoadOptions load;
   load.last_layer = last_vgg16_conv(o.atlas.layers);  // nothing after the last chosen layer is needed

@@ -68,25 +68,10 @@ inline DreamOptions parse_dream_args(int argc, char** argv) {
   DreamOptions o;
   bool channels_given = false;
   for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_inline_value = false;
-    if (arg.rfind("--", 0) == 0) {
-      const auto eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        has_inline_value = true;
-      }
-    }
-    auto take_value = [&]() -> std::string {
-      if (has_inline_value) return value;
-      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) throw UsageError{arg + " needs a value"};
-      return argv[++i];
-    };
-    auto flag = [&](bool& target) {
-      if (has_inline_value) throw UsageError{arg + " takes no value"};
-      target = true;
-    };
+    Arg a(argc, argv, i);
+    const std::string arg = a.name();
+    auto take_value = [&] { return a.value(); };
+    auto flag = [&](bool& target) { a.flag(target); };
     if (arg == "-h" || arg == "--help") flag(o.help);
     else if (arg == "-w" || arg == "--weights") {
       if (!o.weights.empty()) throw UsageError{"--weights given twice"};

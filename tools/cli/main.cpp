@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <iostream>
 #include <new>
 #include <optional>
@@ -22,7 +21,6 @@
 #include "dream.hpp"
 #include "options.hpp"
 
-namespace fs = std::filesystem;
 using fmviz_cli::Options;
 using fmviz_cli::UsageError;
 
@@ -51,29 +49,6 @@ bool stderr_is_terminal() {
 #else
   return false;
 #endif
-}
-
-// The images to run, in order: each --image (a file, or every image in a folder), then each --images-from list.
-std::vector<std::string> gather_images(const Options& o) {
-  std::vector<std::string> images;
-  for (const std::string& item : o.images) {
-    std::error_code ec;
-    if (!fs::is_directory(item, ec)) {
-      images.push_back(item);
-      continue;
-    }
-    const std::vector<std::string> found = fmviz::list_images(item, o.recursive);
-    if (found.empty())
-      throw fmviz::Error(item, "image folder", std::string("holds no images (fmviz reads .jpg .jpeg .png .bmp .gif .psd .tga") +
-                                                   (o.recursive ? ")" : "; --recursive looks in the folders below it too)"));
-    images.insert(images.end(), found.begin(), found.end());
-  }
-  for (const std::string& list : o.image_lists) {
-    const std::vector<std::string> listed = list == "-" ? fmviz::read_image_list(std::cin, "standard input") : fmviz::read_image_list(list);
-    if (listed.empty()) throw fmviz::Error(list == "-" ? "standard input" : list, "image list", "lists no images");
-    images.insert(images.end(), listed.begin(), listed.end());
-  }
-  return images;
 }
 
 // Progress on stderr. One image (or --progress without a terminal): a line per conv layer. Several images on a
@@ -177,7 +152,7 @@ int run(const Options& o) {
       std::cerr << "fmviz: note: --threads " << o.threads << " is more than the " << threads << " cores here; using " << threads << "\n";
     fmviz::set_thread_count(threads);
   }
-  const std::vector<std::string> images = gather_images(o);
+  const std::vector<std::string> images = fmviz_cli::gather_images(o.images, o.image_lists, o.recursive);
 
   fmviz::LoadOptions load;
   // The classifier is never drawn: unless asked for a decision or an explanation of one, don't load it.

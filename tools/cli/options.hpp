@@ -3,7 +3,10 @@
 
 #include <fmviz/vgg.hpp>
 
+#include <filesystem>
+#include <iostream>
 #include <optional>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -229,6 +232,69 @@ inline bool is_saliency_list(const std::string& word) {
   return false;
 }
 
+/// The argument at argv[i], "--flag=value" split into its name and value; value() takes the next argument when
+/// the value is not inline (and moves i past it), flag() sets a switch, refusing a value.
+class Arg {
+ public:
+  Arg(int argc, char** argv, int& i) : argc_(argc), argv_(argv), i_(i), name_(argv[i]) {
+    if (name_.rfind("--", 0) == 0) {
+      const auto eq = name_.find('=');
+      if (eq != std::string::npos) {
+        value_ = name_.substr(eq + 1);
+        name_ = name_.substr(0, eq);
+        has_inline_value_ = true;
+      }
+    }
+  }
+
+  const std::string& name() const noexcept { return name_; }
+  bool has_inline_value() const noexcept { return has_inline_value_; }
+  const std::string& inline_value() const noexcept { return value_; }
+
+  std::string value() {
+    if (has_inline_value_) return value_;
+    // "-i --out x" is a forgotten value, not an image named "--out" (write --image=-odd-name for that).
+    if (i_ + 1 >= argc_ || (argv_[i_ + 1][0] == '-' && argv_[i_ + 1][1] != '\0')) throw UsageError{name_ + " needs a value"};
+    return argv_[++i_];
+  }
+
+  void flag(bool& target) const {
+    if (has_inline_value_) throw UsageError{name_ + " takes no value"};
+    target = true;
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  int& i_;
+  std::string name_, value_;
+  bool has_inline_value_ = false;
+};
+
+/// The run's images, in order: each of `items` (an image file, or every image in a folder, sorted by path; with
+/// `recursive`, the folders below too), then the images each list file names ('-': standard input).
+inline std::vector<std::string> gather_images(const std::vector<std::string>& items, const std::vector<std::string>& lists, bool recursive) {
+  std::vector<std::string> images;
+  for (const std::string& item : items) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(item, ec)) {
+      images.push_back(item);
+      continue;
+    }
+    const std::vector<std::string> found = fmviz::list_images(item, recursive);
+    if (found.empty())
+      throw fmviz::Error(item, "image folder", std::string("holds no images (fmviz reads .jpg .jpeg .png .bmp .gif .psd .tga") +
+                                                   (recursive ? ")" : "; --recursive looks in the folders below it too)"));
+    images.insert(images.end(), found.begin(), found.end());
+  }
+  for (const std::string& list : lists) {
+    const std::vector<std::string> listed = list == "-" ? fmviz::read_image_list(std::cin, "standard input") : fmviz::read_image_list(list);
+    if (listed.empty()) throw fmviz::Error(list == "-" ? "standard input" : list, "image list", "lists no images");
+    images.insert(images.end(), listed.begin(), listed.end());
+  }
+  return images;
+}
+
 inline Options parse_args(int argc, char** argv) {
   Options o;
   bool top_given = false, channels_given = false;
@@ -237,26 +303,12 @@ inline Options parse_args(int argc, char** argv) {
   std::optional<std::string> cam_layer;
   std::vector<fmviz::CamMethod> cam_methods;
   for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_inline_value = false;
-    if (arg.rfind("--", 0) == 0) {
-      const auto eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        has_inline_value = true;
-      }
-    }
-    auto take_value = [&]() -> std::string {
-      if (has_inline_value) return value;
-      // "-i --out x" is a forgotten value, not an image named "--out" (write --image=-odd-name for that).
-      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) throw UsageError{arg + " needs a value"};
-      return argv[++i];
-    };
-    auto flag = [&](bool& target) {
-      if (has_inline_value) throw UsageError{arg + " takes no value"};
-      target = true;
-    };
+    Arg a(argc, argv, i);
+    const std::string arg = a.name();
+    const bool has_inline_value = a.has_inline_value();
+    const std::string& value = a.inline_value();
+    auto take_value = [&] { return a.value(); };
+    auto flag = [&](bool& target) { a.flag(target); };
     if (arg == "-h" || arg == "--help") flag(o.help);
     else if (arg == "--version") flag(o.version);
     else if (arg == "-w" || arg == "--weights") {
