@@ -35,7 +35,8 @@ is. Memory holds K hits per channel, whatever the number of images. Writes a tab
 (atlas.json and LAYER.bin per layer) and a site to browse it (index.html and a page per layer).
 
 images (image j of the whole list is the j-th: folders sorted by path, then lists in their order):
-  -i, --images DIR        every image in the folder DIR, sorted by path; repeat for several
+  -i, --images DIR        every image in the folder DIR, sorted by path (or one image file);
+                          repeat for several
   -r, --recursive         also the images in the folders below
       --images-from LIST  the images listed in the file LIST, one path per line ('-': standard input)
 
