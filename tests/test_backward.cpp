@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "conv_reference.hpp"
+#include "reference_trace.hpp"
 #include "test_support.hpp"
 
 #include <cmath>
@@ -203,18 +204,8 @@ TEST_CASE("backward: VGG16's gradients match PyTorch autograd on a real photo", 
   const auto& grads = manifest.at("gradients");
   const auto net = fmviz::load_vgg16<float>(dir + "/" + grads.at("weights").get<std::string>());
   const bool verbose = std::getenv("FMVIZ_TEST_VERBOSE") != nullptr;
-  // The trace holds PyTorch's own conv outputs (the fixture's f32/convX_Y.npy), the other layers computed from
-  // them (ReLU and max-pool exactly). fmviz's forward agrees with PyTorch's to about 3e-6, which is enough to
-  // flip a max-pool's choice where two values of a window are that close (23 windows of pool4 here are within
-  // 1e-5): the gradient then goes to the other position, legitimately. On the same activations, every
-  // gradient must agree.
-  fmviz::ForwardTrace<float> trace;
-  trace.input = fmviz::read_npy<float>(dir + "/" + grads.at("input").get<std::string>());
-  for (const auto& layer : net.layers()) {
-    const Tensor<float>& in = trace.outputs.empty() ? trace.input : trace.outputs.back();
-    if (layer.info.kind == fmviz::LayerKind::conv2d) trace.outputs.push_back(fmviz::read_npy<float>(dir + "/f32/" + layer.info.name + ".npy"));
-    else trace.outputs.push_back(std::visit([&](const auto& op) { return op.forward(in); }, layer.op));
-  }
+  // PyTorch's own conv outputs in the trace (reference_trace.hpp says why).
+  const fmviz::ForwardTrace<float> trace = fmviz_test::pytorch_trace(net, dir, grads.at("input").get<std::string>());
   // The decision agrees (else every gradient would differ for a reason of its own), and fmviz's own forward
   // makes the same one.
   std::size_t top = 0, own_top = 0;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "conv_reference.hpp"
+#include "reference_trace.hpp"
 #include "test_support.hpp"
 
 #include <cmath>
@@ -72,15 +73,8 @@ TEST_CASE("cam: Grad-CAM, Grad-CAM++ and LayerCAM match pytorch-grad-cam's formu
   const auto& ex = manifest.at("explanations");
   const auto net = fmviz::load_vgg16<float>(dir + "/" + ex.at("weights").get<std::string>());
   const bool verbose = std::getenv("FMVIZ_TEST_VERBOSE") != nullptr;
-  // PyTorch's own conv outputs in the trace, as in test_backward.cpp: a max-pool's choice between two values
-  // 1e-6 apart may otherwise legitimately differ.
-  fmviz::ForwardTrace<float> trace;
-  trace.input = fmviz::read_npy<float>(dir + "/" + ex.at("input").get<std::string>());
-  for (const auto& layer : net.layers()) {
-    const Tensor<float>& x = trace.outputs.empty() ? trace.input : trace.outputs.back();
-    if (layer.info.kind == fmviz::LayerKind::conv2d) trace.outputs.push_back(fmviz::read_npy<float>(dir + "/f32/" + layer.info.name + ".npy"));
-    else trace.outputs.push_back(std::visit([&](const auto& op) { return op.forward(x); }, layer.op));
-  }
+  // PyTorch's own conv outputs in the trace (reference_trace.hpp says why).
+  const fmviz::ForwardTrace<float> trace = fmviz_test::pytorch_trace(net, dir, ex.at("input").get<std::string>());
   std::size_t checked = 0;
   for (const auto& c : ex.at("cams")) {
     fmviz::CamOptions o;

@@ -194,49 +194,47 @@ int run(const Options& o) {
 }
 
 
+// Runs `job` and turns what it throws into the exit status: 2 and a pointer to `help` for a bad command line,
+// 1 for anything else, each with one line on stderr starting with `program`.
+template <typename Job>
+int exit_status(const std::string& program, Job&& job) {
+  try {
+    return job();
+  } catch (const UsageError& e) {
+    std::cerr << program << ": " << e.message << " (see " << program << " --help)\n";
+    return 2;
+  } catch (const fmviz::Error& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << program << ": error: out of memory\n";
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
 // `fmviz dream ...`: feature visualisation (dream.hpp).
 int dream_main(int argc, char** argv) {
-  fmviz_cli::DreamOptions options;
-  try {
-    options = fmviz_cli::parse_dream_args(argc, argv);
+  return exit_status("fmviz dream", [&] {
+    const fmviz_cli::DreamOptions options = fmviz_cli::parse_dream_args(argc, argv);
     if (options.help) {
       std::cout << fmviz_cli::dream_usage_text;
       return 0;
     }
     return fmviz_cli::run_dream(options, stderr_is_terminal());
-  } catch (const UsageError& e) {
-    std::cerr << "fmviz dream: " << e.message << " (see fmviz dream --help)\n";
-    return 2;
-  } catch (const fmviz::Error& e) {
-    std::cerr << "fmviz dream: error: " << e.what() << "\n";
-  } catch (const std::bad_alloc&) {
-    std::cerr << "fmviz dream: error: out of memory\n";
-  } catch (const std::exception& e) {
-    std::cerr << "fmviz dream: error: " << e.what() << "\n";
-  }
-  return 1;
+  });
 }
 
 // `fmviz atlas ...` and `fmviz atlas merge ...`: a channel atlas over a dataset (atlas.hpp).
 int atlas_main(int argc, char** argv) {
-  try {
+  return exit_status("fmviz atlas", [&] {
     const fmviz_cli::AtlasCliOptions options = fmviz_cli::parse_atlas_args(argc, argv);
     if (options.help) {
       std::cout << fmviz_cli::atlas_usage_text;
       return 0;
     }
     return fmviz_cli::run_atlas(options, stderr_is_terminal());
-  } catch (const UsageError& e) {
-    std::cerr << "fmviz atlas: " << e.message << " (see fmviz atlas --help)\n";
-    return 2;
-  } catch (const fmviz::Error& e) {
-    std::cerr << "fmviz atlas: error: " << e.what() << "\n";
-  } catch (const std::bad_alloc&) {
-    std::cerr << "fmviz atlas: error: out of memory\n";
-  } catch (const std::exception& e) {
-    std::cerr << "fmviz atlas: error: " << e.what() << "\n";
-  }
-  return 1;
+  });
 }
 
 }  // namespace
@@ -244,32 +242,16 @@ int atlas_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "dream") return dream_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "atlas") return atlas_main(argc, argv);
-  Options options;
-  try {
-    options = fmviz_cli::parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    std::cerr << "fmviz: " << e.message << " (see fmviz --help)\n";
-    return 2;
-  }
-  if (options.help) {
-    std::cout << fmviz_cli::usage_text;
-    return 0;
-  }
-  if (options.version) {
-    std::cout << "fmviz " << FMVIZ_VERSION_STRING << " (images: " << fmviz::image_decoders() << ")\n";
-    return 0;
-  }
-  try {
+  return exit_status("fmviz", [&] {
+    const Options options = fmviz_cli::parse_args(argc, argv);
+    if (options.help) {
+      std::cout << fmviz_cli::usage_text;
+      return 0;
+    }
+    if (options.version) {
+      std::cout << "fmviz " << FMVIZ_VERSION_STRING << " (images: " << fmviz::image_decoders() << ")\n";
+      return 0;
+    }
     return run(options);
-  } catch (const UsageError& e) {
-    std::cerr << "fmviz: " << e.message << " (see fmviz --help)\n";
-    return 2;
-  } catch (const fmviz::Error& e) {
-    std::cerr << "fmviz: error: " << e.what() << "\n";
-  } catch (const std::bad_alloc&) {
-    std::cerr << "fmviz: error: out of memory\n";
-  } catch (const std::exception& e) {
-    std::cerr << "fmviz: error: " << e.what() << "\n";
-  }
-  return 1;
+  });
 }
