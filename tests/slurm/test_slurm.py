@@ -282,7 +282,7 @@ def make_images(folder):
     sources = [os.path.join(data, "images", name) for name in (
         "png_rgb.png", "jpeg_baseline.jpg", "jpeg_444.jpg", "jpeg_grey.jpg", "jpeg_progressive.jpg", "jpeg_cmyk.jpg",
         "png_palette.png", "bmp_rgb.bmp")] + [os.path.join(data, "reference", name) for name in (
-        "grace_hopper.png", "chelsea224.jpg", "photo224.jpg")]
+        "grace_hopper.png", "chelsea224.jpg", "grace_hopper224.jpg")]
     os.makedirs(folder)
     paths = []
     for i, source in enumerate(sources + sources[-2:-1]):
