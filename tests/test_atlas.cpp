@@ -156,7 +156,7 @@ fmviz::Atlas tiny_atlas() {
   a.settings.top_k = 3;
   a.settings.size = 32;
   a.settings.weights_label = "w.bin";
-  a.images = {"a.png", "b.png", "c.png", "d.png"};
+  fmviz::set_atlas_images(a, {"a.png", "b.png", "c.png", "d.png"});
   a.skipped = {2};
   fmviz::AtlasLayer l;
   l.name = "conv1_1";
@@ -328,7 +328,10 @@ TEST_CASE("a damaged or inconsistent table is refused with an error naming the f
       {"empty", "", "not valid JSON"},
       {"array", "[1,2]", "expected a JSON object"},
       {"deep", "{\"a\":[[[[[[1]]]]]]}", "nested deeper"},
-      {"version", replaced("\"version\": 1", "\"version\": 2"), "version"},
+      {"version", replaced("\"version\": 2", "\"version\": 3"), "version"},
+      {"image_count", replaced("\"image_count\": 4", "\"image_count\": 5"), "4 paths, but shard 0/1 of 5 images has 5"},
+      {"image_count_huge", replaced("\"image_count\": 4", "\"image_count\": 18446744073709551615"), "4 paths, but shard"},
+      {"images_crc32", replaced("\"images_crc32\": ", "\"images_crc32\": 1"), "images_crc32"},
       {"format", replaced("\"fmviz atlas\"", "\"something\""), "format"},
       {"topk", replaced("\"top_k\": 3", "\"top_k\": 100000"), "top_k"},
       {"topk_type", replaced("\"top_k\": 3", "\"top_k\": \"3\""), "top_k"},
@@ -358,7 +361,7 @@ TEST_CASE("a damaged or inconsistent table is refused with an error naming the f
     fs::create_directories(dir);
     nlohmann::json m = nlohmann::json::parse(manifest);
     m["layers"][0]["bytes"] = bytes.size();
-    m["layers"][0]["crc32"] = fmviz::detail::PngCrc::update(0, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    m["layers"][0]["crc32"] = fmviz::detail::Crc32::update(0, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
     write_bytes(dir / "atlas.json", m.dump(1));
     write_bytes(dir / "conv1_1.bin", bytes);
     return dir.string();
@@ -460,8 +463,17 @@ TEST_CASE("shards of a small network's run merge into the single run's table, by
       for (const auto& c : layer.channels)
         for (const auto& h : c.by_max) CHECK(h.image % 3 == i);
   }
+  // Each shard's table lists its own images only, with the whole list's length and checksum.
+  for (std::size_t k = 0; k < dirs.size(); ++k) {
+    const fmviz::Atlas part = fmviz::read_atlas_table(dirs[k]);
+    CHECK(part.image_count == images.size());
+    CHECK(part.images_crc32 == whole.atlas.images_crc32);
+    REQUIRE(part.images.size() == (images.size() - part.shard.index + 2) / 3);
+    for (std::size_t i = 0; i < part.images.size(); ++i) CHECK(part.images[i] == images[part.shard.index + 3 * i]);
+  }
   const fmviz::Atlas merged = fmviz::merge_atlas_tables(dirs);
   CHECK(same_atlas(merged, whole.atlas));
+  CHECK(merged.images == images);
   fmviz::write_atlas_table(merged, tmp.file("merged"));
   CHECK(tree(tmp.file("merged")) == tree(tmp.file("whole")));
 
@@ -480,11 +492,15 @@ TEST_CASE("shards of a small network's run merge into the single run's table, by
   e = error_of([&] { fmviz::merge_atlases({fmviz::read_atlas_table(dirs[0]), other}, {"a", "b"}); });
   REQUIRE(e);
   CHECK_THAT(e->what(), contains("top_k"));
-  other = fmviz::read_atlas_table(dirs[1]);
+  other = fmviz::read_atlas_table(dirs[1]);  // shard 0/3
   other.images[0] = "elsewhere.png";
-  e = error_of([&] { fmviz::merge_atlases({fmviz::read_atlas_table(dirs[0]), other}, {"a", "b"}); });
+  fmviz::AtlasOptions first_shard = o;
+  first_shard.shard = {0, 3};
+  CHECK_THAT(fmviz::atlas_difference(other, fmviz::plan_atlas(net, images, first_shard)), contains("image 0 is elsewhere.png"));
+  e = error_of([&] { fmviz::merge_atlases({fmviz::read_atlas_table(dirs[0]), other, fmviz::read_atlas_table(dirs[2])}, {"a", "b", "c"}); });
   REQUIRE(e);
-  CHECK_THAT(e->what(), contains("image 0"));
+  CHECK(e->field() == "images_crc32");
+  CHECK_THAT(e->what(), contains("do not make up the list"));
 
   // Thread count and batch size change nothing.
   const int saved = fmviz::thread_count();

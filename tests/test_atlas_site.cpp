@@ -134,7 +134,7 @@ fmviz::Atlas atlas_by_hand(const fmviz::Network<float>& net, const std::vector<s
   atlas.settings.top_k = top_k;
   atlas.settings.size = size;
   atlas.settings.weights_label = "small & <random>.bin";
-  atlas.images = images;
+  fmviz::set_atlas_images(atlas, images);
   for (const std::string& name : layers) {
     const Shape s = net.output_shape({1, 3, size, size}, name);
     fmviz::AtlasLayer l;

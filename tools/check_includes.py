@@ -17,7 +17,7 @@ import sys
 
 # The pipeline, first to last: (stage, headers in order). Paths are relative to include/fmviz/.
 PIPELINE = [
-    ("basics", ["version.hpp", "error.hpp", "detail/mapped_file.hpp", "detail/atomic_file.hpp",
+    ("basics", ["version.hpp", "error.hpp", "detail/crc32.hpp", "detail/mapped_file.hpp", "detail/atomic_file.hpp",
                 "detail/tensor_memory.hpp", "tensor.hpp"]),
     ("threads", ["threads.hpp", "detail/parallel.hpp", "detail/workspace.hpp"]),
     ("kernels", ["kernels/winograd_matrices.hpp", "kernels/packed_gemm.hpp", "kernels/im2col_gemm.hpp",

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "detail/atomic_file.hpp"
+#include "detail/crc32.hpp"
 #include "error.hpp"
 #include "image8.hpp"
 
@@ -35,39 +36,6 @@ struct PngOptions {
 };
 
 namespace detail {
-
-/// The CRC-32 of PNG chunks (ISO 3309, reflected 0xEDB88320), eight bytes at a time.
-class PngCrc {
- public:
-  static std::uint32_t update(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
-    const auto& t = tables();
-    crc = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-      const std::uint32_t a = crc ^ (std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24);
-      crc = t[7][a & 255] ^ t[6][(a >> 8) & 255] ^ t[5][(a >> 16) & 255] ^ t[4][a >> 24] ^ t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^
-            t[0][p[7]];
-    }
-    for (; n > 0; --n, ++p) crc = t[0][(crc ^ *p) & 255] ^ (crc >> 8);
-    return ~crc;
-  }
-
- private:
-  using Tables = std::array<std::array<std::uint32_t, 256>, 8>;
-  static const Tables& tables() noexcept {
-    static const Tables t = [] {
-      Tables m{};
-      for (std::uint32_t i = 0; i < 256; ++i) {
-        std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        m[0][i] = c;
-      }
-      for (std::size_t s = 1; s < 8; ++s)
-        for (std::size_t i = 0; i < 256; ++i) m[s][i] = (m[s - 1][i] >> 8) ^ m[0][m[s - 1][i] & 255];
-      return m;
-    }();
-    return t;
-  }
-};
 
 /// zlib's Adler-32 checksum. Per piece of k <= 5552 bytes (so that nothing overflows 32 bits):
 /// a += sum p[i], b += k * a + sum (k - i) * p[i], two sums a compiler can vectorise.
@@ -606,7 +574,7 @@ inline void put_u32(std::vector<unsigned char>& out, std::uint32_t v) {
 inline void finish_chunk(std::vector<unsigned char>& out, std::size_t start) {
   const std::size_t length = out.size() - start - 8;
   for (int k = 0; k < 4; ++k) out[start + static_cast<std::size_t>(k)] = static_cast<unsigned char>(length >> (24 - 8 * k));
-  put_u32(out, PngCrc::update(0, out.data() + start + 4, length + 4));
+  put_u32(out, Crc32::update(0, out.data() + start + 4, length + 4));
 }
 
 inline void begin_chunk(std::vector<unsigned char>& out, const char* type) {

@@ -100,7 +100,10 @@ class Atlas(AtlasCase):
             self.atlas(shards[-1], "--shard", f"{i}/4", "--batch", str(i + 1), "--threads", str(1 + i % 2))
             part = load_json(os.path.join(shards[-1], "atlas.json"))
             self.assertEqual(part["shard"], {"index": i, "count": 4})
-            self.assertEqual(part["images"], manifest["images"])  # every shard keeps the whole list
+            # A shard lists its own images only (image j is shard j mod 4's), with the whole list's size and checksum.
+            self.assertEqual(part["images"], manifest["images"][i::4])
+            self.assertEqual(part["image_count"], 12)
+            self.assertEqual(part["images_crc32"], manifest["images_crc32"])
             self.assertFalse([n for n in os.listdir(shards[-1]) if n.endswith(".html")], "a shard wrote a page")
         merged = os.path.join(self.tmp, "merged")
         self.run_cli("atlas", "merge", shards[2], shards[0], shards[3], shards[1], "-o", merged, "--no-site", "-q", expect=0)

@@ -56,7 +56,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       nlohmann::json& l = m["layers"][i];
       if (!l.is_object()) continue;
       l["bytes"] = files[i].size();
-      l["crc32"] = fmviz::detail::PngCrc::update(0, reinterpret_cast<const unsigned char*>(files[i].data()), files[i].size());
+      l["crc32"] = fmviz::detail::Crc32::update(0, reinterpret_cast<const unsigned char*>(files[i].data()), files[i].size());
+    }
+    // And the whole list's checksum, when the list is one of text.
+    if (m.contains("images") && m["images"].is_array()) {
+      std::vector<std::string> images;
+      for (const nlohmann::json& i : m["images"])
+        if (i.is_string()) images.push_back(i.get<std::string>());
+      if (images.size() == m["images"].size()) m["images_crc32"] = fmviz::atlas_images_crc32(images);
     }
     next = 0;
     (void)fmviz::detail::parse_atlas_table(m.dump(), source, "fuzz");

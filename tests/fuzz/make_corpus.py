@@ -151,9 +151,11 @@ def atlas_table_seeds(out):
             files.append(data)
             entries.append({"name": layer, "file": layer + ".bin", "channels": channels, "height": height, "width": width,
                             "bytes": len(data), "crc32": zlib.crc32(data)})
-        manifest = {"format": "fmviz atlas", "version": 1, "top_k": 3, "size": 32, "preset": "torchvision", "tap": "relu",
-                    "weights": "w.bin", "shard": {"index": shard[0], "count": shard[1]},
-                    "images": ["a.png", "b.png", "c.jpg", "d.png"], "skipped": skipped, "layers": entries}
+        images = ["a.png", "b.png", "c.jpg", "d.png"]
+        manifest = {"format": "fmviz atlas", "version": 2, "top_k": 3, "size": 32, "preset": "torchvision", "tap": "relu",
+                    "weights": "w.bin", "shard": {"index": shard[0], "count": shard[1]}, "image_count": len(images),
+                    "images_crc32": zlib.crc32("".join(i + "\n" for i in images).encode()),
+                    "images": images[shard[0]::shard[1]], "skipped": skipped, "layers": entries}
         text = json.dumps(manifest, indent=1, sort_keys=True).encode()
         write(out, name, struct.pack("<I", len(text)) + text + b"".join(struct.pack("<I", len(f)) + f for f in files))
 

@@ -5,8 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "../detail/crc32.hpp"
 #include "../model_input.hpp"
 #include "../tap.hpp"
 
@@ -59,10 +61,33 @@ inline bool operator!=(const AtlasShard& a, const AtlasShard& b) noexcept { retu
 
 struct Atlas {
   AtlasSettings settings;
-  std::vector<std::string> images;   ///< the whole run's image list (paths as given), in order
+  /// The run's image list (paths as given), in order: all image_count of them; or, in an atlas read from a
+  /// shard's table (which stores only its own images), the shard's own images only: images[k] is image
+  /// shard.index + k * shard.count. A merge puts the whole list back together.
+  std::vector<std::string> images;
+  std::size_t image_count = 0;       ///< images in the run's whole list
+  std::uint32_t images_crc32 = 0;    ///< of the whole list (atlas_images_crc32): the shards of one run agree on it
   std::vector<AtlasLayer> layers;    ///< in network order
   AtlasShard shard;                  ///< the images this atlas ran: every one for a whole run or a merge
   std::vector<std::uint64_t> skipped;  ///< images of the shard that could not be read (left out of every ranking), ascending
 };
+
+/// The checksum that ties the shards of a run to one image list: CRC-32 of every path followed by '\n'.
+inline std::uint32_t atlas_images_crc32(const std::vector<std::string>& images) noexcept {
+  std::uint32_t crc = 0;
+  const unsigned char newline = '\n';
+  for (const std::string& path : images) {
+    crc = detail::Crc32::update(crc, reinterpret_cast<const unsigned char*>(path.data()), path.size());
+    crc = detail::Crc32::update(crc, &newline, 1);
+  }
+  return crc;
+}
+
+/// Sets an atlas's image list: the whole list, its length and its checksum.
+inline void set_atlas_images(Atlas& atlas, std::vector<std::string> images) {
+  atlas.image_count = images.size();
+  atlas.images_crc32 = atlas_images_crc32(images);
+  atlas.images = std::move(images);
+}
 
 }  // namespace fmviz

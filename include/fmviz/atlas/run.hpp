@@ -148,7 +148,7 @@ inline Atlas plan_atlas(const Network<float>& net, const std::vector<std::string
   atlas.settings.preset = o.preset;
   atlas.settings.tap = o.tap;
   atlas.settings.weights_label = o.weights_label;
-  atlas.images = images;
+  set_atlas_images(atlas, images);
   atlas.shard = o.shard;
   std::vector<std::string> chosen;
   for (const std::string& name : available)

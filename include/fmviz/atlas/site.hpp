@@ -217,6 +217,9 @@ std::vector<AtlasSitePlan> plan_atlas_site(const Network<T>& net, const Atlas& a
   const AtlasSettings& s = atlas.settings;
   if (s.size == 0 || s.size > 8192) throw Error({}, "size", "the atlas's image size must be 1 to 8192, got " + std::to_string(s.size));
   if (atlas.layers.empty()) throw Error({}, "layers", "the atlas has no layers");
+  if (atlas.images.size() != atlas.image_count)
+    throw Error({}, "images", "the atlas holds " + std::to_string(atlas.images.size()) + " of its " + std::to_string(atlas.image_count) +
+                                  " images' paths (a shard's table knows only its own): merge the shards first");
   for (std::size_t i = 0; i < atlas.images.size(); ++i)
     if (atlas.images[i].empty()) throw Error({}, "images", "image " + std::to_string(i) + " has an empty path");
 

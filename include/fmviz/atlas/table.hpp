@@ -1,6 +1,8 @@
 // The atlas on disk: a folder holding atlas.json (the manifest: settings, shard, image list, skipped images,
-// layers) and LAYER.bin per layer (every channel's hits). Written atomically, manifest last; read back with
-// every field checked (it is outside data); shards merged exactly; a finished table is not made twice.
+// layers) and LAYER.bin per layer (every channel's hits). A shard's manifest lists only the shard's own images,
+// with the whole list's length and checksum: N shards of ImageNet store its 1.28 M paths once between them.
+// Written atomically, manifest last; read back with every field checked (it is outside data); shards merged
+// exactly; a finished table is not made twice.
 //
 // LAYER.bin, all integers little-endian:
 //   0   8   magic "FMVZATL\n"
@@ -33,11 +35,11 @@
 #include <nlohmann/json.hpp>
 
 #include "../detail/atomic_file.hpp"
+#include "../detail/crc32.hpp"
 #include "../detail/mapped_file.hpp"
 #include "../error.hpp"
 #include "../model_input.hpp"
 #include "../network.hpp"
-#include "../png.hpp"
 #include "../report/created_files.hpp"
 #include "../tap.hpp"
 #include "accumulate.hpp"
@@ -49,7 +51,7 @@ namespace fmviz {
 /// The manifest's file name in a table's folder.
 inline constexpr const char* atlas_manifest_file = "atlas.json";
 /// The table format written (and the only one read).
-inline constexpr std::uint64_t atlas_table_version = 1;
+inline constexpr std::uint64_t atlas_table_version = 2;
 
 namespace detail {
 
@@ -161,6 +163,21 @@ inline void parse_atlas_layer(const unsigned char* p, std::size_t size, const st
 
 inline bool owned_by(std::uint64_t image, const AtlasShard& shard) noexcept { return image % shard.count == shard.index; }
 
+/// How many of a list of `total` images shard `shard` owns.
+inline std::uint64_t owned_count(std::uint64_t total, const AtlasShard& shard) noexcept {
+  return shard.index >= total ? 0 : (total - shard.index - 1) / shard.count + 1;
+}
+
+/// True when `a.images` is the whole list (else it holds the shard's own images only; see Atlas::images).
+inline bool has_whole_list(const Atlas& a) noexcept { return a.images.size() == a.image_count; }
+
+/// Image j's path, or nullptr when `a` does not know it (another shard's image in a shard read from its table).
+inline const std::string* known_image(const Atlas& a, std::uint64_t j) noexcept {
+  if (j >= a.image_count) return nullptr;
+  if (has_whole_list(a)) return &a.images[static_cast<std::size_t>(j)];
+  return owned_by(j, a.shard) ? &a.images[static_cast<std::size_t>(j / a.shard.count)] : nullptr;
+}
+
 /// Everything but the hits: settings in range, the shard, the image list, the skipped images, the layers' names and
 /// sizes. `path` names the table in errors.
 inline void check_atlas_frame(const Atlas& a, const std::string& path) {
@@ -170,12 +187,20 @@ inline void check_atlas_frame(const Atlas& a, const std::string& path) {
   if (s.size < 1 || s.size > 8192) throw Error(path, "size", std::to_string(s.size) + " is not from 1 to 8192");
   if (a.shard.count < 1 || a.shard.index >= a.shard.count)
     throw Error(path, "shard", "shard " + std::to_string(a.shard.index) + " of " + std::to_string(a.shard.count) + " does not exist");
-  if (a.images.empty()) throw Error(path, "images", "the table lists no images");
-  for (std::size_t j = 0; j < a.images.size(); ++j)
-    if (a.images[j].empty() || !is_utf8(a.images[j])) throw Error(path, "images", "image " + std::to_string(j) + " has an empty or non-UTF-8 path");
+  if (a.image_count == 0) throw Error(path, "image_count", "the run has no images");
+  const std::uint64_t own = owned_count(a.image_count, a.shard);
+  if (!has_whole_list(a) && a.images.size() != own)
+    throw Error(path, "images", std::to_string(a.images.size()) + " paths, neither the whole list of " + std::to_string(a.image_count) +
+                                    " nor shard " + std::to_string(a.shard.index) + "/" + std::to_string(a.shard.count) + "'s " + std::to_string(own));
+  for (std::size_t k = 0; k < a.images.size(); ++k)
+    if (a.images[k].empty() || !is_utf8(a.images[k]))
+      throw Error(path, "images", "image " + std::to_string(has_whole_list(a) ? k : a.shard.index + k * a.shard.count) +
+                                      " has an empty or non-UTF-8 path");
+  if (has_whole_list(a) && atlas_images_crc32(a.images) != a.images_crc32)
+    throw Error(path, "images_crc32", "does not match the image list");
   for (std::size_t k = 0; k < a.skipped.size(); ++k) {
     const std::uint64_t j = a.skipped[k];
-    if (j >= a.images.size()) throw Error(path, "skipped", "image " + std::to_string(j) + " is out of range (" + std::to_string(a.images.size()) + " images)");
+    if (j >= a.image_count) throw Error(path, "skipped", "image " + std::to_string(j) + " is out of range (" + std::to_string(a.image_count) + " images)");
     if (k > 0 && j <= a.skipped[k - 1]) throw Error(path, "skipped", "not in ascending order, or listed twice, at image " + std::to_string(j));
     if (!owned_by(j, a.shard))
       throw Error(path, "skipped", "image " + std::to_string(j) + " is not one of shard " + std::to_string(a.shard.index) + " of " +
@@ -207,7 +232,7 @@ inline void check_atlas_layer(const Atlas& a, const AtlasLayer& l, const std::st
         const AtlasHit& h = list[k];
         const std::string at = "hit " + std::to_string(k) + ": ";
         if (std::isnan(h.value)) throw Error(path, field, at + "value is NaN");
-        if (h.image >= a.images.size()) throw Error(path, field, at + "image " + std::to_string(h.image) + " is out of range (" + std::to_string(a.images.size()) + " images)");
+        if (h.image >= a.image_count) throw Error(path, field, at + "image " + std::to_string(h.image) + " is out of range (" + std::to_string(a.image_count) + " images)");
         if (!owned_by(h.image, a.shard)) throw Error(path, field, at + "image " + std::to_string(h.image) + " is not one of this shard's");
         if (std::binary_search(a.skipped.begin(), a.skipped.end(), h.image))
           throw Error(path, field, at + "image " + std::to_string(h.image) + " is listed as skipped");
@@ -236,6 +261,12 @@ inline nlohmann::json atlas_manifest(const Atlas& a, const std::vector<AtlasLaye
     layers.push_back({{"name", l.name}, {"file", l.name + ".bin"}, {"channels", entries[i].channels}, {"height", l.height},
                       {"width", l.width}, {"bytes", entries[i].bytes}, {"crc32", entries[i].crc32}});
   }
+  // A shard lists its own images only: between them the shards store the list once.
+  nlohmann::json images = nlohmann::json::array();
+  if (has_whole_list(a))
+    for (std::uint64_t j = a.shard.index; j < a.image_count; j += a.shard.count) images.push_back(a.images[static_cast<std::size_t>(j)]);
+  else
+    images = a.images;
   // nlohmann's objects keep their keys sorted: the text is the same on every run.
   nlohmann::json m = {{"format", "fmviz atlas"},
                       {"version", atlas_table_version},
@@ -245,7 +276,9 @@ inline nlohmann::json atlas_manifest(const Atlas& a, const std::vector<AtlasLaye
                       {"tap", to_string(a.settings.tap)},
                       {"weights", a.settings.weights_label},
                       {"shard", {{"index", a.shard.index}, {"count", a.shard.count}}},
-                      {"images", a.images},
+                      {"image_count", a.image_count},
+                      {"images_crc32", a.images_crc32},
+                      {"images", std::move(images)},
                       {"skipped", a.skipped},
                       {"layers", layers}};
   return m;
@@ -309,7 +342,9 @@ inline AtlasManifest parse_atlas_manifest(std::string_view text, const std::stri
   const std::uint64_t version = json_count(json_field(m, "version", path), path, "version", std::numeric_limits<std::uint64_t>::max());
   if (version != atlas_table_version)
     throw Error(path, "version", "table format " + std::to_string(version) + " (this fmviz reads " + std::to_string(atlas_table_version) + ")");
-  json_keys_only(m, {"format", "version", "top_k", "size", "preset", "tap", "weights", "shard", "images", "skipped", "layers"}, path, "");
+  json_keys_only(m, {"format", "version", "top_k", "size", "preset", "tap", "weights", "shard", "image_count", "images_crc32", "images",
+                     "skipped", "layers"},
+                 path, "");
   AtlasManifest out;
   Atlas& a = out.atlas;
   a.settings.top_k = json_count(json_field(m, "top_k", path), path, "top_k", AtlasOptions::max_top_k);
@@ -328,8 +363,16 @@ inline AtlasManifest parse_atlas_manifest(std::string_view text, const std::stri
   json_keys_only(shard, {"index", "count"}, path, "shard.");
   a.shard.count = json_count(json_field(shard, "count", path, "shard."), path, "shard.count", std::numeric_limits<std::uint32_t>::max());
   a.shard.index = json_count(json_field(shard, "index", path, "shard."), path, "shard.index", std::numeric_limits<std::uint32_t>::max());
+  if (a.shard.count < 1 || a.shard.index >= a.shard.count)
+    throw Error(path, "shard", "shard " + std::to_string(a.shard.index) + " of " + std::to_string(a.shard.count) + " does not exist");
+  a.image_count = json_count(json_field(m, "image_count", path), path, "image_count", std::numeric_limits<std::uint64_t>::max());
+  a.images_crc32 = static_cast<std::uint32_t>(json_count(json_field(m, "images_crc32", path), path, "images_crc32", 0xffffffffu));
   const nlohmann::json& images = json_field(m, "images", path);
   if (!images.is_array()) throw Error(path, "images", "expected a list");
+  if (images.size() != owned_count(a.image_count, a.shard))
+    throw Error(path, "images", std::to_string(images.size()) + " paths, but shard " + std::to_string(a.shard.index) + "/" +
+                                    std::to_string(a.shard.count) + " of " + std::to_string(a.image_count) + " images has " +
+                                    std::to_string(owned_count(a.image_count, a.shard)));
   a.images.reserve(images.size());
   for (const nlohmann::json& i : images) a.images.push_back(json_text(i, path, "images"));
   const nlohmann::json& skipped = json_field(m, "skipped", path);
@@ -378,7 +421,7 @@ inline Atlas parse_atlas_table(std::string_view manifest, const AtlasLayerSource
     if (size != m.entries[i].bytes)
       throw Error(path, "size", std::to_string(size) + " bytes, the manifest says " + std::to_string(m.entries[i].bytes) +
                                     " (a file of another run, or a damaged one)");
-    const std::uint32_t crc = PngCrc::update(0, data, size);
+    const std::uint32_t crc = Crc32::update(0, data, size);
     if (crc != m.entries[i].crc32) throw Error(path, "crc32", "the file's checksum differs from the manifest's (a file of another run, or a damaged one)");
     parse_atlas_layer(data, size, path, m.entries[i].channels, a.settings.top_k, layer);
     check_atlas_layer(a, layer, path);
@@ -397,6 +440,8 @@ class AtlasMerger {
     if (parts_ == 0) {
       frame_ = std::move(part);
       seen_.assign(frame_.shard.count, std::string());
+      lists_.assign(frame_.shard.count, std::vector<std::string>());
+      lists_[frame_.shard.index] = own_images(frame_);
       for (AtlasLayer& l : frame_.layers) accumulators_.emplace_back(l.name, l.channels.size(), l.height, l.width, frame_.settings.top_k);
       seen_[frame_.shard.index] = name;
       take(frame_);
@@ -411,6 +456,7 @@ class AtlasMerger {
                                      ": shards of one run are counted alike");
     if (!seen_[part.shard.index].empty()) throw Error(name, "shard", "shard " + describe_shard(part.shard) + " is given twice (also " + seen_[part.shard.index] + ")");
     seen_[part.shard.index] = name;
+    lists_[part.shard.index] = own_images(part);
     frame_.skipped.insert(frame_.skipped.end(), part.skipped.begin(), part.skipped.end());
     take(part);
     ++parts_;
@@ -423,6 +469,12 @@ class AtlasMerger {
         throw Error(first_name(), "shard", "shard " + std::to_string(i) + "/" + std::to_string(seen_.size()) +
                                                " is missing: a merge needs every shard of the run");
     Atlas out = std::move(frame_);
+    const std::size_t count = out.shard.count;
+    out.images.assign(out.image_count, std::string());
+    for (std::size_t j = 0; j < out.image_count; ++j) out.images[j] = std::move(lists_[j % count][j / count]);
+    lists_.clear();
+    if (atlas_images_crc32(out.images) != out.images_crc32)
+      throw Error(first_name(), "images_crc32", "the shards' image lists do not make up the list they were run on");
     out.shard = AtlasShard{};
     std::sort(out.skipped.begin(), out.skipped.end());
     for (std::size_t l = 0; l < out.layers.size(); ++l) out.layers[l] = accumulators_[l].result();
@@ -430,8 +482,8 @@ class AtlasMerger {
     return out;
   }
 
-  /// "" when `a` and `b` are atlases of the same run (settings, image list, layers and their sizes; and the shard
-  /// when `with_shard`), else what differs first.
+  /// "" when `a` and `b` are atlases of the same run (settings, image list as far as both know it, layers and
+  /// their sizes; and the shard when `with_shard`), else what differs first.
   static std::string frame_difference(const Atlas& a, const Atlas& b, bool with_shard) {
     const AtlasSettings &x = a.settings, &y = b.settings;
     if (x.top_k != y.top_k) return "top_k " + std::to_string(x.top_k) + " against " + std::to_string(y.top_k);
@@ -440,10 +492,13 @@ class AtlasMerger {
     if (x.tap != y.tap) return std::string("tap ") + to_string(x.tap) + " against " + to_string(y.tap);
     if (x.weights_label != y.weights_label) return "weights " + x.weights_label + " against " + y.weights_label;
     if (with_shard && a.shard != b.shard) return "shard " + describe_shard(a.shard) + " against " + describe_shard(b.shard);
-    if (a.images.size() != b.images.size())
-      return std::to_string(a.images.size()) + " images against " + std::to_string(b.images.size());
-    for (std::size_t j = 0; j < a.images.size(); ++j)
-      if (a.images[j] != b.images[j]) return "image " + std::to_string(j) + " is " + a.images[j] + " against " + b.images[j];
+    if (a.image_count != b.image_count) return std::to_string(a.image_count) + " images against " + std::to_string(b.image_count);
+    if (has_whole_list(a) || has_whole_list(b) || a.shard == b.shard)  // else no image is known to both
+      for (std::uint64_t j = 0; j < a.image_count; ++j) {
+        const std::string *p = known_image(a, j), *q = known_image(b, j);
+        if (p && q && *p != *q) return "image " + std::to_string(j) + " is " + *p + " against " + *q;
+      }
+    if (a.images_crc32 != b.images_crc32) return "the image lists differ (their checksums do)";
     std::string la, lb;
     for (const AtlasLayer& l : a.layers) la += (la.empty() ? "" : ",") + l.name;
     for (const AtlasLayer& l : b.layers) lb += (lb.empty() ? "" : ",") + l.name;
@@ -458,6 +513,13 @@ class AtlasMerger {
   }
 
  private:
+  /// The part's own images, in order (a whole list is cut down to them).
+  static std::vector<std::string> own_images(const Atlas& part) {
+    if (!has_whole_list(part)) return part.images;
+    std::vector<std::string> own;
+    for (std::uint64_t j = part.shard.index; j < part.image_count; j += part.shard.count) own.push_back(part.images[static_cast<std::size_t>(j)]);
+    return own;
+  }
   void take(const Atlas& part) {
     for (std::size_t l = 0; l < part.layers.size(); ++l) accumulators_[l].add(part.layers[l]);
   }
@@ -470,6 +532,7 @@ class AtlasMerger {
   Atlas frame_;
   std::vector<AtlasAccumulator> accumulators_;
   std::vector<std::string> seen_;  // which table gave each shard
+  std::vector<std::vector<std::string>> lists_;  // each shard's own images
   std::size_t parts_ = 0;
 };
 
@@ -508,7 +571,7 @@ inline void write_atlas_table(const Atlas& atlas, const std::string& dir) {
       detail::write_file_atomically(path, bytes);
       created.add_file(path);
       entries.push_back({l.channels.size(), bytes.size(),
-                         detail::PngCrc::update(0, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size())});
+                         detail::Crc32::update(0, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size())});
     }
     detail::write_file_atomically(manifest_path, detail::atlas_manifest(atlas, entries).dump(1) + "\n");
     created.add_file(manifest_path);
