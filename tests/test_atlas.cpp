@@ -3,6 +3,7 @@
 // shards exactly, resuming a finished run, and a small network end to end.
 #include <fmviz/fmviz.hpp>
 
+#include "conv_reference.hpp"
 #include "test_support.hpp"
 
 #include <map>
@@ -16,11 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fmviz::Tensor<float> random_tensor(fmviz::Shape shape, std::uint32_t seed, float scale = 0.3f) {
-  fmviz::Tensor<float> t(std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  for (float& v : t) v = dist(rng);
-  return t;
+  return fmviz_test::random_tensor<float>(std::move(shape), seed, -scale, scale);
 }
 
 // Activations with many ties (values on a coarse grid), some NaN, and some whole-map ties.

@@ -2,6 +2,7 @@
 // (skipping or stopping at bad images, never leaving part of a failed run), and the lists of images.
 #include <fmviz/fmviz.hpp>
 
+#include "conv_reference.hpp"
 #include "test_support.hpp"
 
 #include <map>
@@ -16,11 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fmviz::Tensor<float> random_tensor(fmviz::Shape shape, std::uint32_t seed, float scale = 0.3f) {
-  fmviz::Tensor<float> t(std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  for (float& v : t) v = dist(rng);
-  return t;
+  return fmviz_test::random_tensor<float>(std::move(shape), seed, -scale, scale);
 }
 
 // A small VGG-like network: conv1_1 (3->8), conv1_2 (8->8), pool1, conv2_1 (8->16), each conv with its ReLU.
